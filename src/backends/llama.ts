@@ -1,0 +1,186 @@
+import { LlamaText, resolveChatWrapper, type LlamaContext, type LlamaModel, type Token } from "node-llama-cpp";
+import type { Generation, RuntimeSettings } from "../core/types.js";
+import type { Backend, BatchResult, GenerationRequest, LoadedModelInfo, PreparedPrompt } from "./backend.js";
+import { checkGgufHeader } from "./gguf-header.js";
+import { getEngine, type Engine } from "./llama-engine.js";
+import { runLockstep } from "./lockstep.js";
+
+/**
+ * The embedded backend: node-llama-cpp in this process. Prompts are tokenized as llama.cpp's own
+ * tools do (BOS, then the text with special tokens parsed and SentencePiece's leading space), and
+ * fed as token ids: node-llama-cpp's LlamaCompletion drops that leading space, which on the arith
+ * checkpoints turns a perfect score into 0.07–0.53.
+ */
+export class LlamaBackend implements Backend {
+  readonly kind = "llama";
+  private engine?: Engine;
+  private model?: LlamaModel;
+  private runtime?: RuntimeSettings;
+  private threads = 1;
+
+  async load(modelPath: string, runtime: RuntimeSettings): Promise<LoadedModelInfo> {
+    this.engine = await getEngine(runtime, modelPath);
+    const { llama, info } = this.engine;
+    const warningsBefore = this.engine.warnings.length;
+    // Load time is the model's alone: the binding is loaded once per process (recorded as engine initMs).
+    const started = performance.now();
+    const gpuLayers = info.gpu === false ? 0 : runtime.gpuLayers;
+    checkGgufHeader(modelPath);
+    this.model = await withTimeout(llama.loadModel({ modelPath, gpuLayers }), loadTimeoutMs(), `loading ${modelPath}`);
+    const loadMs = performance.now() - started;
+    this.runtime = runtime;
+    const threads = resolveThreads(runtime.threads, info.binary, info.cpuMathCores, info.cmakeOptions, info.gpu);
+    this.threads = threads.value;
+    const meta = this.model.fileInfo.metadata;
+    return {
+      loadMs,
+      runtime: {
+        threads: threads.value,
+        threadsReason: threads.reason,
+        gpuLayers: this.model.gpuLayers,
+        contextSizePerSequence: runtime.contextSize,
+        batchSize: runtime.batchSize ?? null,
+        flashAttention: runtime.flashAttention,
+      },
+      engine: {
+        library: "node-llama-cpp",
+        ...info,
+        architecture: meta.general.architecture,
+        trainContextSize: this.model.trainContextSize,
+        parameters: null,
+        fileSizeBytes: this.model.size,
+        vocabularyType: this.model.vocabularyType,
+        chatTemplate: hasChatTemplate(this.model),
+        bos: this.model.tokens.bos,
+        eos: this.model.tokens.eos,
+        addsBos: this.model.tokens.shouldPrependBosToken,
+      },
+      warnings: this.engine.warnings.slice(warningsBefore),
+    };
+  }
+
+  preparePrompt(text: string, chatTemplate: "auto" | "never" | "always"): PreparedPrompt {
+    const model = this.requireModel();
+    const apply = chatTemplate === "always" || (chatTemplate === "auto" && hasChatTemplate(model));
+    if (!apply) {
+      const tokens = model.tokenize(text, true);
+      const bos = model.tokens.bos;
+      const withBos = model.tokens.shouldPrependBosToken && bos !== null && tokens[0] !== bos ? [bos, ...tokens] : tokens;
+      return { text, tokenIds: withBos.map(Number), chatTemplate: null, stopStrings: [] };
+    }
+    const wrapper = resolveChatWrapper(model);
+    const state = wrapper.generateContextState({ chatHistory: [{ type: "user", text }, { type: "model", response: [] }] });
+    const tokens = state.contextText.tokenize(model.tokenizer);
+    return {
+      text: state.contextText.toString(),
+      tokenIds: tokens.map(Number),
+      chatTemplate: wrapper.wrapperName,
+      stopStrings: textStopTriggers(state.stopGenerationTriggers),
+    };
+  }
+
+  async generateAll(requests: GenerationRequest[], parallel: number, onResult: (r: GenerationRequest, g: Generation) => Promise<void> | void): Promise<BatchResult> {
+    const model = this.requireModel();
+    const runtime = this.runtime as RuntimeSettings;
+    const sequences = Math.max(1, Math.min(parallel, requests.length));
+    let context: LlamaContext;
+    try {
+      context = await model.createContext({
+        sequences,
+        contextSize: runtime.contextSize,
+        threads: this.threads,
+        flashAttention: runtime.flashAttention,
+        ...(runtime.batchSize ? { batchSize: runtime.batchSize } : {}),
+      });
+    } catch (error) {
+      const message = `could not create a context (${sequences} sequences × ${runtime.contextSize} tokens): ${(error as Error).message}`;
+      const now = performance.now();
+      for (const r of requests) await onResult(r, failed(r, message, now));
+      return { wallMs: 0 };
+    }
+    try {
+      return await runLockstep(model, context, requests, onResult);
+    } finally {
+      await context.dispose();
+    }
+  }
+
+  async vramUsedBytes(): Promise<number | null> {
+    if (!this.engine || this.engine.info.gpu === false) return null;
+    const state = await this.engine.llama.getVramState();
+    return state.used;
+  }
+
+  async unload(): Promise<void> {
+    await this.model?.dispose();
+    this.model = undefined;
+  }
+
+  private requireModel(): LlamaModel {
+    if (!this.model) throw new Error("LlamaBackend: load() a model first");
+    return this.model;
+  }
+}
+
+/** How long a model load may take before its cell is failed (HELDOUT_LOAD_TIMEOUT_MS, default 10 min). */
+function loadTimeoutMs(): number {
+  return Number(process.env.HELDOUT_LOAD_TIMEOUT_MS ?? 600_000);
+}
+
+async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, fail) => {
+    timer = setTimeout(() => fail(new Error(`${what} took longer than ${ms} ms`)), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function failed(r: GenerationRequest, error: string, now: number): Generation {
+  return { text: "", promptTokenIds: r.prompt.tokenIds, completionTokens: 0, timings: { startMs: now, endMs: now }, finishReason: "error", error };
+}
+
+function hasChatTemplate(model: LlamaModel): boolean {
+  const template = (model.fileInfo.metadata.tokenizer as { chat_template?: unknown } | undefined)?.chat_template;
+  return typeof template === "string" && template.length > 0;
+}
+
+/** Chat-template stop triggers that are plain text (special tokens such as EOS end generation anyway). */
+function textStopTriggers(triggers: readonly unknown[]): string[] {
+  const out: string[] = [];
+  for (const trigger of triggers) {
+    const parts = LlamaText(trigger as never).values;
+    if (parts.every((p) => typeof p === "string" || (typeof p === "object" && p !== null && "type" in p && p.type === "specialTokensText"))) {
+      const text = parts.map((p) => (typeof p === "string" ? p : (p as { value: string }).value)).join("");
+      if (text) out.push(text);
+    }
+  }
+  return out;
+}
+
+/**
+ * "auto" threads: the fastest count for the binary in use. node-llama-cpp attaches no ggml
+ * threadpool, so without OpenMP every decode spawns spinning threads; on a small machine they
+ * fight for the cores and generation collapses 20–35× at 2 threads. Measured on 2 vCPUs even the
+ * OpenMP build is slower at 2 threads than at 1. So: 1 thread on machines with ≤ 4 cores, else
+ * every math core.
+ */
+export function resolveThreads(
+  threads: number | "auto",
+  binary: string,
+  cpuMathCores: number,
+  cmakeOptions: Record<string, string>,
+  gpu: string | false,
+): { value: number; reason: string } {
+  if (threads !== "auto") return { value: threads, reason: "set in the model manifest" };
+  const openmp = cmakeOptions.GGML_OPENMP === "ON";
+  if (cpuMathCores <= 4)
+    return { value: 1, reason: `auto: ${cpuMathCores} math cores; more than 1 thread is slower here (${binary}${openmp ? ", OpenMP" : ", no OpenMP"})` };
+  return { value: cpuMathCores, reason: `auto: one per math core (${binary}${openmp ? ", OpenMP" : ""}${gpu ? `, ${gpu}` : ""})` };
+}
+
+export type { Token };

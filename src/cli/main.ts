@@ -1,0 +1,42 @@
+import { Command, CommanderError } from "commander";
+import { HeldoutError } from "../core/errors.js";
+import { packageVersion } from "../system/fingerprint.js";
+import { registerFreeze } from "./freeze.js";
+import { registerRun } from "./run.js";
+import { registerShow } from "./show.js";
+
+/** Thin command layer: parse, call the core, print, set the exit code. */
+
+const program = new Command("heldout")
+  .description("Bench open-weight language models on your own hardware: a frozen task suite, accuracy with speed, latency tails and memory.")
+  .version(packageVersion("heldout"), "-V, --version")
+  .showHelpAfterError()
+  .addHelpText(
+    "after",
+    `
+Examples:
+  heldout run                                   run the demo suite (tasks/arith) on the arith checkpoints
+  heldout run --suite tasks/tinystories --model models/stories260k.yaml
+  heldout run --model models/arith-step600.yaml --model ../shared/models/arith/arith-step6000.gguf --json
+  heldout freeze tasks/my-suite                 lock a suite's content (sha256) before comparing runs
+  heldout show results/<run-id>                 print a finished run's table again`,
+  );
+
+registerRun(program);
+registerFreeze(program);
+registerShow(program);
+
+program.exitOverride();
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode;
+  } else if (error instanceof HeldoutError) {
+    process.stderr.write(`heldout: error: ${error.format().replace(/\n/g, "\nheldout: error: ")}\n`);
+    process.exitCode = error.exitCode;
+  } else {
+    process.stderr.write(`heldout: internal error (a bug; please report it):\n${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = 70;
+  }
+}

@@ -1,0 +1,65 @@
+import { FieldReader, isRecord, parseConfig, Problems } from "./config-doc.js";
+import type { ModelSpec, RuntimeSettings } from "./types.js";
+
+/** Model manifests (models/*.yaml): what to load, from where, and with which runtime settings. */
+
+export const DEFAULT_RUNTIME: RuntimeSettings = {
+  threads: "auto",
+  gpuLayers: "auto",
+  contextSize: 2048,
+  flashAttention: false,
+  binary: "auto",
+  gpu: "auto",
+};
+
+const MANIFEST_FIELDS = ["id", "backend", "sources", "source", "sha256", "runtime", "description"] as const;
+const RUNTIME_FIELDS = ["threads", "gpuLayers", "contextSize", "batchSize", "flashAttention", "binary", "gpu"] as const;
+
+export function parseModelSpec(file: string, text: string): ModelSpec {
+  const problems = new Problems("invalid-model");
+  const doc = parseConfig(file, text);
+  if (!isRecord(doc.value)) {
+    problems.add("a model manifest must be a mapping of fields (id, backend, sources, ...)", { file, line: 1 });
+    problems.throwIfAny();
+  }
+  const r = new FieldReader(doc, doc.value as Record<string, unknown>, [], problems);
+  r.rejectUnknown(MANIFEST_FIELDS);
+  const id = r.string("id") ?? "";
+  if (id && !/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/.test(id)) r.fail("id", "must be letters, digits, '.', ':', '_' or '-'");
+  const backend = r.oneOf("backend", ["llama"] as const, "llama");
+  const sources = r.has("sources") ? r.stringList("sources", []) : r.has("source") ? r.stringList("source", []) : [];
+  if (sources.length === 0) r.fail("sources", "is required: a list of file paths or hf: URIs, tried in order");
+  let sha256: string | undefined;
+  if (r.has("sha256")) {
+    sha256 = r.string("sha256")?.toLowerCase();
+    if (sha256 !== undefined && !/^[0-9a-f]{64}$/.test(sha256)) r.fail("sha256", "must be 64 hexadecimal digits");
+  }
+  const rt = r.child("runtime");
+  rt?.rejectUnknown(RUNTIME_FIELDS);
+  const d = DEFAULT_RUNTIME;
+  const runtime: RuntimeSettings = {
+    threads: rt ? readAutoNumber(rt, "threads", d.threads, ["auto"]) as number | "auto" : d.threads,
+    gpuLayers: rt ? readAutoNumber(rt, "gpuLayers", d.gpuLayers, ["auto", "max"]) as RuntimeSettings["gpuLayers"] : d.gpuLayers,
+    contextSize: rt?.number("contextSize", d.contextSize, { min: 16, integer: true }) ?? d.contextSize,
+    flashAttention: rt?.boolean("flashAttention", d.flashAttention) ?? d.flashAttention,
+    binary: rt?.oneOf("binary", ["auto", "prebuilt", "source"] as const, d.binary) ?? d.binary,
+    gpu: rt?.oneOf("gpu", ["auto", "cpu"] as const, d.gpu) ?? d.gpu,
+  };
+  if (rt?.has("batchSize")) {
+    const b = rt.number("batchSize", undefined, { min: 1, integer: true });
+    if (b !== undefined) runtime.batchSize = b;
+  }
+  problems.throwIfAny();
+  const spec: ModelSpec = { id, backend, sources, runtime, file };
+  if (sha256) spec.sha256 = sha256;
+  return spec;
+}
+
+function readAutoNumber(r: FieldReader, key: string, fallback: number | string, words: string[]): number | string {
+  const v = r.raw(key);
+  if (v === undefined || v === null) return fallback;
+  if (typeof v === "string" && words.includes(v)) return v;
+  if (typeof v === "number" && Number.isInteger(v) && v >= 0) return v;
+  r.fail(key, `must be ${words.join(" or ")} or a whole number ≥ 0, got ${JSON.stringify(v)}`);
+  return fallback;
+}

@@ -1,0 +1,138 @@
+import { mean, percentile } from "./percentile.js";
+import type { RunRecord } from "./types.js";
+
+/**
+ * summary.json: derived from records.jsonl and the per-cell execution facts, never edited.
+ * Its JSON Schema is schemas/summary.schema.json; bump SUMMARY_SCHEMA_VERSION on any breaking change.
+ */
+export const SUMMARY_SCHEMA_VERSION = 1;
+
+/** What the runner measured about a cell as a whole (one line of cells.jsonl). */
+export interface CellExecution {
+  cellId: string;
+  modelId: string;
+  loadMs: number | null;
+  /** Wall time from the first request handed to the engine to the last generation's end. */
+  generationWallMs: number | null;
+  peakRssBytes: number | null;
+  peakVramBytes: number | null;
+  backend: Record<string, unknown>;
+  error: string | null;
+}
+
+export interface CellInfo {
+  cellId: string;
+  modelId: string;
+}
+
+export interface AreaSummary {
+  area: string;
+  n: number;
+  passed: number;
+  passRate: number | null;
+}
+
+export interface CellSummary {
+  cellId: string;
+  modelId: string;
+  status: "completed" | "incomplete" | "failed";
+  /** Generations expected for this cell (tasks × samples) and recorded so far. */
+  expected: number;
+  n: number;
+  passed: number;
+  passRate: number | null;
+  areas: AreaSummary[];
+  latencyMs: { p50: number | null; p95: number | null; p99: number | null; mean: number | null };
+  ttftMs: { p50: number | null; p95: number | null };
+  promptTokensPerSecond: { median: number | null; p5: number | null };
+  generationTokensPerSecond: { median: number | null; p5: number | null };
+  tokens: { prompt: number; completion: number; completionPerTask: number | null };
+  /** Completion tokens of every sequence together ÷ generation wall time: what the engine delivered. */
+  aggregateCompletionTokensPerSecond: number | null;
+  loadMs: number | null;
+  peakRssBytes: number | null;
+  peakVramBytes: number | null;
+  failures: { errors: number; timeouts: number; empty: number; total: number; rate: number | null };
+  error: string | null;
+}
+
+export interface Summary {
+  schemaVersion: number;
+  runId: string;
+  suite: { name: string; hash: string; tasks: number };
+  samples: number;
+  cells: CellSummary[];
+}
+
+export const NO_AREA = "(none)";
+
+export function summarizeCell(cell: CellInfo, expected: number, records: readonly RunRecord[], exec: CellExecution | undefined): CellSummary {
+  const n = records.length;
+  const passed = records.filter((r) => r.score.pass).length;
+  const areaNames = [...new Set(records.map((r) => r.area ?? NO_AREA))].sort();
+  const areas = areaNames.map((area) => {
+    const rs = records.filter((r) => (r.area ?? NO_AREA) === area);
+    const ok = rs.filter((r) => r.score.pass).length;
+    return { area, n: rs.length, passed: ok, passRate: rs.length ? ok / rs.length : null };
+  });
+  // Timing figures from generations that ran. A timed-out one counts: its latency (at least the
+  // timeout) is the tail a user must see. A failed request has no meaningful latency.
+  const ran = records.filter((r) => r.finishReason !== "error");
+  const nums = (f: (r: RunRecord) => number | null) => ran.map(f).filter((v): v is number => v !== null);
+  const latency = nums((r) => r.latencyMs);
+  const ttft = nums((r) => r.ttftMs);
+  const pps = nums((r) => r.promptTokensPerSecond);
+  const gps = nums((r) => r.generationTokensPerSecond);
+  const errors = records.filter((r) => r.finishReason === "error").length;
+  const timeouts = records.filter((r) => r.finishReason === "timeout").length;
+  const empty = records.filter((r) => r.error === null && r.finishReason !== "timeout" && r.output.trim() === "").length;
+  const completion = records.reduce((s, r) => s + r.completionTokens, 0);
+  const prompt = records.reduce((s, r) => s + r.promptTokens, 0);
+  const wall = exec?.generationWallMs ?? null;
+  const status = exec?.error ? "failed" : n >= expected && exec ? "completed" : "incomplete";
+  return {
+    cellId: cell.cellId,
+    modelId: cell.modelId,
+    status,
+    expected,
+    n,
+    passed,
+    passRate: n ? passed / n : null,
+    areas,
+    latencyMs: { p50: percentile(latency, 50), p95: percentile(latency, 95), p99: percentile(latency, 99), mean: mean(latency) },
+    ttftMs: { p50: percentile(ttft, 50), p95: percentile(ttft, 95) },
+    promptTokensPerSecond: { median: percentile(pps, 50), p5: percentile(pps, 5) },
+    generationTokensPerSecond: { median: percentile(gps, 50), p5: percentile(gps, 5) },
+    tokens: { prompt, completion, completionPerTask: n ? completion / n : null },
+    aggregateCompletionTokensPerSecond: wall && wall > 0 && ran.length ? (completion * 1000) / wall : null,
+    loadMs: exec?.loadMs ?? null,
+    peakRssBytes: exec?.peakRssBytes ?? null,
+    peakVramBytes: exec?.peakVramBytes ?? null,
+    failures: { errors, timeouts, empty, total: errors + timeouts + empty, rate: n ? (errors + timeouts + empty) / n : null },
+    error: exec?.error ?? null,
+  };
+}
+
+export function summarize(
+  run: { runId: string; suite: { name: string; hash: string; tasks: number }; samples: number },
+  cells: readonly CellInfo[],
+  records: readonly RunRecord[],
+  executions: readonly CellExecution[],
+): Summary {
+  const expected = run.suite.tasks * run.samples;
+  return {
+    schemaVersion: SUMMARY_SCHEMA_VERSION,
+    runId: run.runId,
+    suite: run.suite,
+    samples: run.samples,
+    cells: cells.map((c) =>
+      summarizeCell(
+        c,
+        expected,
+        records.filter((r) => r.cellId === c.cellId),
+        // The latest execution wins: a resumed cell appends a new line.
+        [...executions].reverse().find((e) => e.cellId === c.cellId),
+      ),
+    ),
+  };
+}

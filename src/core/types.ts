@@ -1,0 +1,140 @@
+/**
+ * Plain data shared by the core, the backends and the stores. Nothing here does I/O.
+ */
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** A scorer as written in a suite or a task: `{type: "numeric", tolerance: 0.01}`. */
+export interface ScorerSpec {
+  type: string;
+  [option: string]: JsonValue | undefined;
+}
+
+export interface Task {
+  id: string;
+  /** Values substituted into the prompt template's `{{var}}` placeholders. */
+  vars: Record<string, string>;
+  expected?: JsonValue;
+  area?: string;
+  tags?: string[];
+  scorer?: ScorerSpec;
+  /** 1-based line in tasks.jsonl, kept for error messages. */
+  line: number;
+}
+
+export interface SuiteDefinition {
+  name: string;
+  description: string;
+  promptTemplate: string;
+  scorer: ScorerSpec;
+  maxTokens: number;
+  /** Apply the model's chat template: "auto" does so only when the model has one. */
+  chatTemplate: "auto" | "never" | "always";
+}
+
+export interface Suite extends SuiteDefinition {
+  dir: string;
+  /** sha256 of the normalised suite definition and tasks (see core/suite-hash.ts). */
+  hash: string;
+  tasks: Task[];
+}
+
+export interface SamplingSettings {
+  temperature: number;
+  topP: number;
+  topK: number;
+  minP: number;
+  repeatPenalty: number;
+  /** How many of the last tokens the repeat penalty looks at. */
+  repeatLastN: number;
+  seed: number;
+  /** Overrides the suite's maxTokens when set. */
+  maxTokens?: number;
+  stop: string[];
+}
+
+export interface Profile {
+  name: string;
+  file?: string;
+  sampling: SamplingSettings;
+  /** Generations per task. */
+  samples: number;
+  /** Sequences decoded together in one context. */
+  parallel: number;
+  /** Per-generation wall-clock limit; a generation that passes it is recorded as a timeout. */
+  timeoutMs: number;
+}
+
+export interface RuntimeSettings {
+  /** "auto" resolves to the fastest known count for the binary in use (recorded in the manifest). */
+  threads: number | "auto";
+  gpuLayers: number | "auto" | "max";
+  /** Per sequence. */
+  contextSize: number;
+  batchSize?: number;
+  flashAttention: boolean;
+  /** Which node-llama-cpp binary: the prebuilt one, or one built from the bundled source with OpenMP. */
+  binary: "auto" | "prebuilt" | "source";
+  gpu: "auto" | "cpu";
+}
+
+export interface ModelSpec {
+  id: string;
+  backend: "llama";
+  /** Tried in order: a file path (relative to the manifest) or an `hf:` URI. */
+  sources: string[];
+  sha256?: string;
+  runtime: RuntimeSettings;
+  file?: string;
+}
+
+export type FinishReason = "eos" | "maxTokens" | "stop" | "timeout" | "error";
+
+export interface Timings {
+  /** Milliseconds on the process's monotonic clock. */
+  startMs: number;
+  firstTokenMs?: number;
+  /** When the last output token was sampled (before the end-of-generation step, if any). */
+  lastTokenMs?: number;
+  endMs: number;
+}
+
+export interface Generation {
+  text: string;
+  promptTokenIds: number[];
+  completionTokens: number;
+  timings: Timings;
+  finishReason: FinishReason;
+  /** Set when the generation failed; a failure is data, never an exception that stops the run. */
+  error?: string;
+}
+
+export interface Score {
+  pass: boolean;
+  /** The scorer's graded value in [0, 1] (1 for a pass unless the scorer grades partially). */
+  value: number;
+  reason: string;
+}
+
+/** One line of records.jsonl: one task × sample for one cell. */
+export interface RunRecord {
+  runId: string;
+  cellId: string;
+  modelId: string;
+  suiteHash: string;
+  taskId: string;
+  area: string | null;
+  sample: number;
+  prompt: string;
+  promptTokenIds: number[];
+  output: string;
+  promptTokens: number;
+  completionTokens: number;
+  finishReason: FinishReason;
+  ttftMs: number | null;
+  latencyMs: number;
+  promptTokensPerSecond: number | null;
+  generationTokensPerSecond: number | null;
+  score: Score;
+  error: string | null;
+}
