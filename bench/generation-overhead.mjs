@@ -17,7 +17,8 @@ const rounds = Number(roundsArg ?? 15);
 const maxTokens = Number(tokensArg ?? 96);
 const warmup = Number(warmupArg ?? 5);
 const promptText = "Once upon a time, there was a little";
-const runtime = { ...DEFAULT_RUNTIME, threads: 1, contextSize: 256, flashAttention: false, gpu: "cpu" };
+// HELDOUT_BINARY=prebuilt|source|auto picks the node-llama-cpp binary (auto: a local build if there is one).
+const runtime = { ...DEFAULT_RUNTIME, threads: 1, contextSize: 256, flashAttention: false, gpu: "cpu", binary: process.env.HELDOUT_BINARY ?? "auto" };
 
 const backend = new LlamaBackend();
 const loaded = await backend.load(modelPath, runtime);

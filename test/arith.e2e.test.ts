@@ -46,7 +46,8 @@ describe("tokenization as llama.cpp's tools do it", () => {
     const outputs: string[] = [];
     const prompt = backend.preparePrompt("91-37=", "auto");
     const sampling = { temperature: 0, topP: 1, topK: 0, minP: 0, repeatPenalty: 1, repeatLastN: 64, seed: 1, stop: [] };
-    await backend.generateAll([{ key: "a", prompt, maxTokens: 8, sampling, timeoutMs: 10_000 }], 1, (_, g) => {
+    const context = { threads: 1, contextSize: 64, flashAttention: false, parallel: 1 };
+    await backend.generateAll([{ key: "a", prompt, maxTokens: 8, sampling, timeoutMs: 10_000 }], context, (_, g) => {
       outputs.push(g.text);
       expect(g.finishReason).toBe("eos");
     });

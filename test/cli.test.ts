@@ -81,12 +81,13 @@ describe("bad input stops the run before any model loads, naming file, line and 
 });
 
 describe("failures cost a model's cells, never the run", () => {
-  it("records a model that cannot load as failed and still runs the others", () => {
+  it("records a model that cannot load as failed, still runs the others, and exits 3", () => {
     const dir = tempDir();
     const broken = join(dir, "broken.gguf");
     writeFileSync(broken, Buffer.from("GGUF this is not a model"));
     const r = heldout(["run", "--suite", "tasks/tinystories", "--model", broken, "--model", "models/stories260k.yaml", "--out", dir, "--run-id", "f", "--json", "-q"]);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/1 cell\(s\) failed/);
     const summary = JSON.parse(r.stdout) as Summary;
     const [bad, good] = summary.cells;
     expect(bad?.status).toBe("failed");
@@ -125,7 +126,7 @@ describe("a killed run resumes without duplicating or losing a record", () => {
     expect(heldout(["run", "--suite", "tasks/tinystories", "--model", "models/stories260k.yaml", "--out", out, "--run-id", "x", "-q"]).code).toBe(0);
     const r = heldout(["run", "--suite", "tasks/tinystories", "--model", "models/stories260k-chat.yaml", "--out", out, "--run-id", "x", "-q"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/run "x" already exists with a different suite or different cells/);
+    expect(r.stderr).toMatch(/run "x" cannot be resumed: it was started with different models or settings/);
   });
 });
 

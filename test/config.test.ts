@@ -122,7 +122,7 @@ describe("parseProfile: errors name file, line and field", () => {
       ["name: 5", 'field "name": must be a string, got 5'],
       ["sampling: 3", 'field "sampling": must be a mapping of fields, got 3'],
       ["sampling: [temperature]", 'field "sampling": must be a mapping of fields, got a list'],
-      ["sample: 3", 'field "sample": unknown field; known fields: name, description, sampling, samples, parallel, timeoutMs'],
+      ["sampels: 3", 'field "sampels": unknown field; known fields: name, description, sampling, samples, parallel, timeoutMs, runtime, prompts, models, exclude, sample, seed'],
     ];
     for (const [setting, message] of cases) {
       expect(one(`description: x\n${setting}\n`), setting).toBe(`profiles/p.yaml:2: ${message}`);
@@ -241,7 +241,7 @@ describe("parseModelSpec", () => {
       ["gpu: cuda", 'field "runtime.gpu": must be one of auto, cpu, got "cuda"'],
       ["batchSize: 0", 'field "runtime.batchSize": must be at least 1, got 0'],
       ["batchSize: 1.5", 'field "runtime.batchSize": must be a whole number, got 1.5'],
-      ["ctx: 512", 'field "runtime.ctx": unknown field; known fields: threads, gpuLayers, contextSize, batchSize, flashAttention, binary, gpu'],
+      ["ctx: 512", 'field "runtime.ctx": unknown field; known fields: threads, gpuLayers, contextSize, batchSize, flashAttention, kvCacheType, binary, gpu'],
     ];
     for (const [setting, message] of cases) {
       expect(one(`id: m\nsource: a.gguf\nruntime:\n  # the setting under test:\n  ${setting}\n`), setting).toBe(`models/m.yaml:5: ${message}`);

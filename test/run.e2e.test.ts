@@ -45,15 +45,15 @@ describe("heldout run on stories260K", () => {
     expect(manifest.suite.hash).toBe(suite.hash);
     expect(manifest.suite.frozen).toBe(true);
     expect(manifest.cells[0].model.sha256).toBe("270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d");
-    expect(manifest.profile.sampling).toMatchObject({ temperature: 0, topP: 1, topK: 0, minP: 0, repeatPenalty: 1, seed: 42 });
+    expect(manifest.cells[0].settings.sampling).toMatchObject({ temperature: 0, topP: 1, topK: 0, minP: 0, repeatPenalty: 1, seed: 42 });
     expect(manifest.system.software.nodeLlamaCpp).toMatch(/^\d+\.\d+\.\d+/);
     expect(manifest.system.software.heldout).toMatch(/^\d+\.\d+\.\d+/);
     expect(manifest.system.cpu.cores).toBeGreaterThan(0);
     expect(manifest.system.memory.totalBytes).toBeGreaterThan(0);
-    const cell = readJsonl<{ backend: { engine: Record<string, unknown>; runtime: Record<string, unknown> } }>(join(dir, "cells.jsonl"))[0];
+    const cell = readJsonl<{ backend: { engine: Record<string, unknown>; context: Record<string, unknown> } }>(join(dir, "cells.jsonl"))[0];
     expect(cell?.backend.engine.binary).toMatch(/^(prebuilt|localBuild)$/);
-    expect(typeof cell?.backend.runtime.threads).toBe("number");
-    expect(cell?.backend.runtime.threadsReason).toBeTruthy();
+    expect(typeof cell?.backend.context.threads).toBe("number");
+    expect(cell?.backend.context.threadsReason).toBeTruthy();
   });
 
   it("writes one record per task with prompt, token ids, output, timings and score", () => {

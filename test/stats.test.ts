@@ -245,11 +245,11 @@ describe("summarize", () => {
     ];
     const executions = [exec({ cellId: "a", error: "crashed" }), exec({ cellId: "b" }), exec({ cellId: "a", generationWallMs: 1000 })];
     const sum = summarize(
-      { runId: "run-1", suite: { name: "demo", hash: "abc", tasks: 2 }, samples: 2 },
+      { runId: "run-1", suite: { name: "demo", hash: "abc", tasks: 2 } },
       [
-        { cellId: "a", modelId: "m1" },
-        { cellId: "b", modelId: "m2" },
-        { cellId: "c", modelId: "m3" },
+        { cellId: "a", modelId: "m1", label: {}, samples: 2 },
+        { cellId: "b", modelId: "m2", label: {}, samples: 2 },
+        { cellId: "c", modelId: "m3", label: {}, samples: 2 },
       ],
       records,
       executions,
@@ -264,6 +264,12 @@ describe("summarize", () => {
     ]);
     // 4 records × 1 completion token / 1 s
     expect(sum.cells[0]?.aggregateCompletionTokensPerSecond).toBe(4);
+    // The best cell of each model: m1 has one cell, so that one.
+    expect(sum.best.map((b) => [b.modelId, b.cellId])).toEqual([
+      ["m1", "a"],
+      ["m2", "b"],
+      ["m3", "c"],
+    ]);
   });
 });
 

@@ -25,9 +25,24 @@ export interface GenerationRequest {
   timeoutMs: number;
 }
 
+/** Settings that take effect per context, so they change between cells without reloading the model. */
+export interface ContextSettings {
+  threads: number | "auto";
+  contextSize: number;
+  batchSize?: number;
+  flashAttention: boolean;
+  kvCacheType?: string;
+  /** Sequences decoded together. */
+  parallel: number;
+}
+
 export interface BatchResult {
   /** From the first request handed to the engine to the last generation's end. */
   wallMs: number;
+  /** Context settings after resolving "auto" (threads with the reason for the count). */
+  context: Record<string, unknown>;
+  /** True when the signal stopped the batch: unfinished requests got no result. */
+  aborted: boolean;
 }
 
 /** What was loaded and how: recorded in the run's manifest so a reader knows what produced the numbers. */
@@ -41,13 +56,21 @@ export interface LoadedModelInfo {
 
 export interface Backend {
   readonly kind: string;
+  /** Loads the model; `runtime`'s model-level settings (binary, gpu, gpuLayers) apply until unload. */
   load(modelPath: string, runtime: RuntimeSettings): Promise<LoadedModelInfo>;
-  preparePrompt(text: string, chatTemplate: "auto" | "never" | "always"): PreparedPrompt;
+  /** The prompt as the engine will see it; `system` goes in the chat template's system turn, else before the text. */
+  preparePrompt(text: string, chatTemplate: "auto" | "never" | "always", system?: string | null): PreparedPrompt;
   /**
-   * Generates every request, `parallel` at a time, calling `onResult` as each finishes. A failed
-   * request is a Generation with `error` set, never a thrown exception.
+   * Generates every request, `context.parallel` at a time, calling `onResult` as each finishes. A
+   * failed request is a Generation with `error` set, never a thrown exception. When `signal`
+   * aborts, generations in flight are dropped and the call returns with `aborted`.
    */
-  generateAll(requests: GenerationRequest[], parallel: number, onResult: (request: GenerationRequest, generation: Generation) => Promise<void> | void): Promise<BatchResult>;
+  generateAll(
+    requests: GenerationRequest[],
+    context: ContextSettings,
+    onResult: (request: GenerationRequest, generation: Generation) => Promise<void> | void,
+    signal?: AbortSignal,
+  ): Promise<BatchResult>;
   /** Device memory in use now, in bytes, or null when the model runs on the CPU. */
   vramUsedBytes(): Promise<number | null>;
   unload(): Promise<void>;

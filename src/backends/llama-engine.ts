@@ -86,7 +86,8 @@ async function createEngine(runtime: Pick<RuntimeSettings, "binary" | "gpu">, pr
     warnings,
     info: {
       binary: llama.buildType,
-      cpuVariant: seen.cpuVariant,
+      // A local build has one CPU backend compiled in, so llama.cpp logs no variant for it.
+      cpuVariant: seen.cpuVariant ?? (llama.buildType === "localBuild" ? "built-here" : null),
       gpu: llama.gpu,
       gpuFallback,
       cpuMathCores: llama.cpuMathCores,

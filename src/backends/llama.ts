@@ -1,6 +1,6 @@
-import { LlamaText, resolveChatWrapper, type LlamaContext, type LlamaModel, type Token } from "node-llama-cpp";
+import { LlamaText, resolveChatWrapper, type ChatHistoryItem, type GgmlType, type LlamaContext, type LlamaModel, type Token } from "node-llama-cpp";
 import type { Generation, RuntimeSettings } from "../core/types.js";
-import type { Backend, BatchResult, GenerationRequest, LoadedModelInfo, PreparedPrompt } from "./backend.js";
+import type { Backend, BatchResult, ContextSettings, GenerationRequest, LoadedModelInfo, PreparedPrompt } from "./backend.js";
 import { checkGgufHeader } from "./gguf-header.js";
 import { getEngine, type Engine } from "./llama-engine.js";
 import { runLockstep } from "./lockstep.js";
@@ -15,8 +15,6 @@ export class LlamaBackend implements Backend {
   readonly kind = "llama";
   private engine?: Engine;
   private model?: LlamaModel;
-  private runtime?: RuntimeSettings;
-  private threads = 1;
 
   async load(modelPath: string, runtime: RuntimeSettings): Promise<LoadedModelInfo> {
     this.engine = await getEngine(runtime, modelPath);
@@ -28,26 +26,15 @@ export class LlamaBackend implements Backend {
     checkGgufHeader(modelPath);
     this.model = await withTimeout(llama.loadModel({ modelPath, gpuLayers }), loadTimeoutMs(), `loading ${modelPath}`);
     const loadMs = performance.now() - started;
-    this.runtime = runtime;
-    const threads = resolveThreads(runtime.threads, info.binary, info.cpuMathCores, info.cmakeOptions, info.gpu);
-    this.threads = threads.value;
     const meta = this.model.fileInfo.metadata;
     return {
       loadMs,
-      runtime: {
-        threads: threads.value,
-        threadsReason: threads.reason,
-        gpuLayers: this.model.gpuLayers,
-        contextSizePerSequence: runtime.contextSize,
-        batchSize: runtime.batchSize ?? null,
-        flashAttention: runtime.flashAttention,
-      },
+      runtime: { gpuLayers: this.model.gpuLayers, binary: runtime.binary, gpu: runtime.gpu },
       engine: {
         library: "node-llama-cpp",
         ...info,
         architecture: meta.general.architecture,
         trainContextSize: this.model.trainContextSize,
-        parameters: null,
         fileSizeBytes: this.model.size,
         vocabularyType: this.model.vocabularyType,
         chatTemplate: hasChatTemplate(this.model),
@@ -59,17 +46,24 @@ export class LlamaBackend implements Backend {
     };
   }
 
-  preparePrompt(text: string, chatTemplate: "auto" | "never" | "always"): PreparedPrompt {
+  preparePrompt(text: string, chatTemplate: "auto" | "never" | "always", system: string | null = null): PreparedPrompt {
     const model = this.requireModel();
     const apply = chatTemplate === "always" || (chatTemplate === "auto" && hasChatTemplate(model));
     if (!apply) {
-      const tokens = model.tokenize(text, true);
+      // Without a chat template a system message is plain text before the prompt.
+      const full = system ? `${system}\n\n${text}` : text;
+      const tokens = model.tokenize(full, true);
       const bos = model.tokens.bos;
       const withBos = model.tokens.shouldPrependBosToken && bos !== null && tokens[0] !== bos ? [bos, ...tokens] : tokens;
-      return { text, tokenIds: withBos.map(Number), chatTemplate: null, stopStrings: [] };
+      return { text: full, tokenIds: withBos.map(Number), chatTemplate: null, stopStrings: [] };
     }
     const wrapper = resolveChatWrapper(model);
-    const state = wrapper.generateContextState({ chatHistory: [{ type: "user", text }, { type: "model", response: [] }] });
+    const history: ChatHistoryItem[] = [
+      ...(system ? [{ type: "system" as const, text: system }] : []),
+      { type: "user", text },
+      { type: "model", response: [] },
+    ];
+    const state = wrapper.generateContextState({ chatHistory: history });
     const tokens = state.contextText.tokenize(model.tokenizer);
     return {
       text: state.contextText.toString(),
@@ -79,29 +73,46 @@ export class LlamaBackend implements Backend {
     };
   }
 
-  async generateAll(requests: GenerationRequest[], parallel: number, onResult: (r: GenerationRequest, g: Generation) => Promise<void> | void): Promise<BatchResult> {
+  async generateAll(
+    requests: GenerationRequest[],
+    settings: ContextSettings,
+    onResult: (r: GenerationRequest, g: Generation) => Promise<void> | void,
+    signal?: AbortSignal,
+  ): Promise<BatchResult> {
     const model = this.requireModel();
-    const runtime = this.runtime as RuntimeSettings;
-    const sequences = Math.max(1, Math.min(parallel, requests.length));
-    let context: LlamaContext;
+    const info = (this.engine as Engine).info;
+    const threads = resolveThreads(settings.threads, info.binary, info.cpuMathCores, info.cmakeOptions, info.gpu);
+    const sequences = Math.max(1, Math.min(settings.parallel, requests.length));
+    const context = {
+      threads: threads.value,
+      threadsReason: threads.reason,
+      sequences,
+      contextSizePerSequence: settings.contextSize,
+      batchSize: settings.batchSize ?? null,
+      flashAttention: settings.flashAttention,
+      kvCacheType: settings.kvCacheType ?? "f16",
+    };
+    let llamaContext: LlamaContext;
     try {
-      context = await model.createContext({
+      llamaContext = await model.createContext({
         sequences,
-        contextSize: runtime.contextSize,
-        threads: this.threads,
-        flashAttention: runtime.flashAttention,
-        ...(runtime.batchSize ? { batchSize: runtime.batchSize } : {}),
+        contextSize: settings.contextSize,
+        threads: threads.value,
+        flashAttention: settings.flashAttention,
+        ...(settings.batchSize ? { batchSize: settings.batchSize } : {}),
+        ...(settings.kvCacheType ? { experimentalKvCacheKeyType: kvType(settings.kvCacheType), experimentalKvCacheValueType: kvType(settings.kvCacheType) } : {}),
       });
     } catch (error) {
-      const message = `could not create a context (${sequences} sequences × ${runtime.contextSize} tokens): ${(error as Error).message}`;
+      const message = `could not create a context (${sequences} sequences × ${settings.contextSize} tokens): ${(error as Error).message}`;
       const now = performance.now();
       for (const r of requests) await onResult(r, failed(r, message, now));
-      return { wallMs: 0 };
+      return { wallMs: 0, context, aborted: false };
     }
     try {
-      return await runLockstep(model, context, requests, onResult);
+      const result = await runLockstep(model, llamaContext, requests, onResult, signal);
+      return { ...result, context };
     } finally {
-      await context.dispose();
+      await llamaContext.dispose();
     }
   }
 
@@ -120,6 +131,11 @@ export class LlamaBackend implements Backend {
     if (!this.model) throw new Error("LlamaBackend: load() a model first");
     return this.model;
   }
+}
+
+/** node-llama-cpp names KV cache types by ggml's upper-case type names. */
+function kvType(name: string): keyof typeof GgmlType {
+  return name.toUpperCase() as keyof typeof GgmlType;
 }
 
 /** How long a model load may take before its cell is failed (HELDOUT_LOAD_TIMEOUT_MS, default 10 min). */

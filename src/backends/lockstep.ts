@@ -1,6 +1,6 @@
 import type { LlamaContext, LlamaContextSequence, LlamaModel, SequenceEvaluateOptions, Token } from "node-llama-cpp";
 import type { FinishReason, Generation } from "../core/types.js";
-import type { BatchResult, GenerationRequest } from "./backend.js";
+import type { GenerationRequest } from "./backend.js";
 
 /**
  * Continuous batching over the sequences of one context, driven in lockstep: every step advances
@@ -31,7 +31,8 @@ export async function runLockstep(
   context: LlamaContext,
   requests: readonly GenerationRequest[],
   onResult: (r: GenerationRequest, g: Generation) => Promise<void> | void,
-): Promise<BatchResult> {
+  signal?: AbortSignal,
+): Promise<{ wallMs: number; aborted: boolean }> {
   const slots: Slot[] = Array.from({ length: context.totalSequences }, () => ({ sequence: context.getSequence() }));
   let next = 0;
   let firstStart: number | undefined;
@@ -85,6 +86,11 @@ export async function runLockstep(
   };
 
   for (;;) {
+    if (signal?.aborted) {
+      // Generations in flight are dropped, not recorded: a resumed run generates them again.
+      for (const slot of slots) if (slot.job) await slot.job.iterator.return?.().catch(() => undefined);
+      return { wallMs: firstStart !== undefined && lastEnd !== undefined ? lastEnd - firstStart : 0, aborted: true };
+    }
     for (const slot of slots) if (!slot.job && next < requests.length) start(slot, requests[next++] as GenerationRequest);
     const busy = slots.filter((s) => s.job);
     if (busy.length === 0) break;
@@ -116,7 +122,7 @@ export async function runLockstep(
       }
     }
   }
-  return { wallMs: firstStart !== undefined && lastEnd !== undefined ? lastEnd - firstStart : 0 };
+  return { wallMs: firstStart !== undefined && lastEnd !== undefined ? lastEnd - firstStart : 0, aborted: false };
 }
 
 export function cutAtStop(text: string, stops: readonly string[]): { text: string; found: boolean } {

@@ -1,37 +1,110 @@
-import type { Command } from "commander";
-import { summaryTable } from "../report/table.js";
-import { runBench } from "../runner/run.js";
+import { Option, type Command } from "commander";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { HeldoutError } from "../core/errors.js";
+import { SORT_KEYS, summaryTable, type SortKey } from "../report/table.js";
+import { dryRunText } from "../report/plan.js";
+import { loadInputs } from "../runner/inputs.js";
+import { runBench, type RunManifest } from "../runner/run.js";
+import { MANIFEST_FILE, readJson } from "../store/results.js";
 import { useColor } from "./color.js";
 
 export const DEFAULT_SUITE = "tasks/arith";
 export const DEFAULT_MODELS = ["models/arith-step300.yaml", "models/arith-step600.yaml", "models/arith-step1500.yaml"];
 export const DEFAULT_PROFILE = "profiles/default.yaml";
 
+/** Exit codes beyond 0 (completed) and 2 (bad input). */
+export const EXIT_CELLS_FAILED = 3;
+export const EXIT_INTERRUPTED = 130;
+
+interface RunFlags {
+  suite?: string;
+  model?: string[];
+  profile?: string;
+  runId?: string;
+  resume?: string;
+  out: string;
+  json?: boolean;
+  allowUnfrozen?: boolean;
+  quiet?: boolean;
+  dryRun?: boolean;
+  retries: string;
+  sort: SortKey;
+}
+
 export function registerRun(program: Command): void {
   program
     .command("run")
-    .description("run a frozen suite through one or more models and print their comparison table")
-    .option("--suite <dir>", "suite directory (suite.yaml + tasks.jsonl + suite.lock.json)", DEFAULT_SUITE)
+    .description("run a frozen suite through models × settings (a sweep) and print the comparison table")
+    .option("--suite <dir>", `suite directory (default: ${DEFAULT_SUITE})`)
     .option("--model <file>", "model manifest (models/*.yaml) or a .gguf path; repeat for several", (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
-    .option("--profile <file>", "sampling profile (profiles/*.yaml)", DEFAULT_PROFILE)
+    .option("--profile <file>", `sampling profile or sweep (default: ${DEFAULT_PROFILE})`)
     .option("--run-id <id>", "name of the results folder; an existing run with the same plan is resumed")
+    .option("--resume <run-id>", "finish an interrupted run with the suite, models and profile it was started with")
     .option("--out <dir>", "results root", "results")
+    .option("--dry-run", "print the planned cells, generations and a token estimate, without loading a model")
+    .option("--retries <n>", "restarts of a crashed engine host for its unfinished cells", "0")
+    .addOption(new Option("--sort <key>", "table order").choices(SORT_KEYS).default("plan"))
     .option("--json", "print summary.json to stdout instead of the table")
     .option("--allow-unfrozen", "run a suite whose content differs from its lock (recorded in the manifest)")
     .option("-q, --quiet", "no progress output")
-    .addHelpText("after", "\nWith no flags: the demo suite tasks/arith on arith-step300, -step600 and -step1500 with profiles/default.yaml.")
-    .action(async (opts: { suite: string; model?: string[]; profile: string; runId?: string; out: string; json?: boolean; allowUnfrozen?: boolean; quiet?: boolean }) => {
+    .addHelpText(
+      "after",
+      `
+With no flags: the demo suite ${DEFAULT_SUITE} on arith-step300, -step600 and -step1500 with ${DEFAULT_PROFILE}.
+Exit codes: 0 completed, 2 bad input, ${EXIT_CELLS_FAILED} some cells failed (the others are complete), ${EXIT_INTERRUPTED} interrupted (resumable).`,
+    )
+    .action(async (flags: RunFlags) => {
+      const retries = Number(flags.retries);
+      if (!Number.isInteger(retries) || retries < 0) throw new HeldoutError("invalid-option", `--retries must be a whole number ≥ 0, got ${flags.retries}`);
+      let inputs = { suiteDir: flags.suite ?? DEFAULT_SUITE, modelFiles: flags.model ?? [], profileFile: flags.profile ?? DEFAULT_PROFILE };
+      let runId = flags.runId;
+      if (flags.resume) {
+        if (flags.suite || flags.model || flags.profile || (flags.runId && flags.runId !== flags.resume)) {
+          throw new HeldoutError("invalid-option", "--resume takes the suite, models and profile from the run's manifest; give no --suite, --model, --profile or --run-id with it");
+        }
+        const manifestPath = join(flags.out, flags.resume, MANIFEST_FILE);
+        if (!existsSync(manifestPath)) throw new HeldoutError("run-not-found", `no run "${flags.resume}" to resume`, { file: manifestPath });
+        inputs = readJson<RunManifest>(manifestPath).inputs;
+        runId = flags.resume;
+      } else if (inputs.modelFiles.length === 0 && inputs.profileFile === DEFAULT_PROFILE) {
+        inputs.modelFiles = DEFAULT_MODELS;
+      }
+      if (flags.dryRun) {
+        process.stdout.write(`${dryRunText(await loadInputs(inputs))}\n`);
+        return;
+      }
+      // Ctrl-C: stop cleanly (keep what finished, say how to resume); a second one quits at once.
+      const stop = new AbortController();
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (stop.signal.aborted) process.exit(EXIT_INTERRUPTED);
+        process.stderr.write(`\nheldout: ${signal}: stopping; finished generations are kept (${signal === "SIGINT" ? "Ctrl-C again to quit now" : "signal again to quit now"})\n`);
+        stop.abort();
+      };
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
       const outcome = await runBench({
-        suiteDir: opts.suite,
-        modelFiles: opts.model && opts.model.length > 0 ? opts.model : DEFAULT_MODELS,
-        profileFile: opts.profile,
-        runId: opts.runId,
-        outDir: opts.out,
-        allowUnfrozen: opts.allowUnfrozen === true,
-        quiet: opts.quiet === true,
+        ...inputs,
+        runId,
+        outDir: flags.out,
+        allowUnfrozen: flags.allowUnfrozen === true,
+        retries,
+        quiet: flags.quiet === true,
         argv: process.argv.slice(2),
+        signal: stop.signal,
       });
-      if (opts.json) process.stdout.write(`${JSON.stringify(outcome.summary, null, 2)}\n`);
-      else process.stdout.write(`${summaryTable(outcome.summary, useColor())}\n\nresults: ${outcome.dir}${outcome.resumed ? " (resumed)" : ""}\n`);
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      if (flags.json) process.stdout.write(`${JSON.stringify(outcome.summary, null, 2)}\n`);
+      else process.stdout.write(`${summaryTable(outcome.summary, useColor(), flags.sort)}\n\nresults: ${outcome.dir}${outcome.resumed ? " (resumed)" : ""}\n`);
+      const id = outcome.manifest.runId;
+      const out = flags.out === "results" ? "" : ` --out ${flags.out}`;
+      if (outcome.interrupted) {
+        process.stderr.write(`heldout: interrupted; resume with: heldout run --resume ${id}${out}\n`);
+        process.exitCode = EXIT_INTERRUPTED;
+      } else if (outcome.failedCells > 0) {
+        process.stderr.write(`heldout: ${outcome.failedCells} cell(s) failed (see the table); the other cells are complete\n`);
+        process.exitCode = EXIT_CELLS_FAILED;
+      }
     });
 }

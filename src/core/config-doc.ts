@@ -152,6 +152,21 @@ export class FieldReader {
     return new FieldReader(this.doc, v, [...this.path, key], this.problems);
   }
 
+  /**
+   * A sweepable field: one value, or a list of values to sweep over. Each value is checked by
+   * `read` and located by its own line (field `sampling.temperature.1` for the second).
+   */
+  axis<T>(key: string, read: (r: FieldReader, key: string) => T | undefined, fallback: T): T[] {
+    const v = this.obj[key];
+    if (!Array.isArray(v)) return [read(this, key) ?? fallback];
+    if (v.length === 0) {
+      this.fail(key, "an empty list sweeps over nothing; give one value or a list of values");
+      return [fallback];
+    }
+    const element = new FieldReader(this.doc, Object.fromEntries(v.map((x, i) => [String(i), x as unknown])), [...this.path, key], this.problems);
+    return v.map((_, i) => read(element, String(i)) ?? fallback);
+  }
+
   /** Reports every key not in `known`: a typo must not silently fall back to a default. */
   rejectUnknown(known: readonly string[]): void {
     for (const key of Object.keys(this.obj)) {

@@ -1,4 +1,5 @@
 import { FieldReader, isRecord, parseConfig, Problems } from "./config-doc.js";
+import { KV_CACHE_TYPES } from "./sweep.js";
 import type { ModelSpec, RuntimeSettings } from "./types.js";
 
 /** Model manifests (models/*.yaml): what to load, from where, and with which runtime settings. */
@@ -13,7 +14,7 @@ export const DEFAULT_RUNTIME: RuntimeSettings = {
 };
 
 const MANIFEST_FIELDS = ["id", "backend", "sources", "source", "sha256", "runtime", "description"] as const;
-const RUNTIME_FIELDS = ["threads", "gpuLayers", "contextSize", "batchSize", "flashAttention", "binary", "gpu"] as const;
+const RUNTIME_FIELDS = ["threads", "gpuLayers", "contextSize", "batchSize", "flashAttention", "kvCacheType", "binary", "gpu"] as const;
 
 export function parseModelSpec(file: string, text: string): ModelSpec {
   const problems = new Problems("invalid-model");
@@ -45,6 +46,7 @@ export function parseModelSpec(file: string, text: string): ModelSpec {
     binary: rt?.oneOf("binary", ["auto", "prebuilt", "source"] as const, d.binary) ?? d.binary,
     gpu: rt?.oneOf("gpu", ["auto", "cpu"] as const, d.gpu) ?? d.gpu,
   };
+  if (rt?.has("kvCacheType")) runtime.kvCacheType = rt.oneOf("kvCacheType", KV_CACHE_TYPES, "f16");
   if (rt?.has("batchSize")) {
     const b = rt.number("batchSize", undefined, { min: 1, integer: true });
     if (b !== undefined) runtime.batchSize = b;

@@ -23,6 +23,9 @@ export interface CellExecution {
 export interface CellInfo {
   cellId: string;
   modelId: string;
+  /** The cell's swept settings as text (empty when nothing is swept). */
+  label: Record<string, string>;
+  samples: number;
 }
 
 export interface AreaSummary {
@@ -35,6 +38,8 @@ export interface AreaSummary {
 export interface CellSummary {
   cellId: string;
   modelId: string;
+  label: Record<string, string>;
+  samples: number;
   status: "completed" | "incomplete" | "failed";
   /** Generations expected for this cell (tasks × samples) and recorded so far. */
   expected: number;
@@ -60,8 +65,10 @@ export interface Summary {
   schemaVersion: number;
   runId: string;
   suite: { name: string; hash: string; tasks: number };
-  samples: number;
+  /** Cells in plan order (models in the order given, then the sweep's grid order). */
   cells: CellSummary[];
+  /** Per model, its cell with the highest pass rate (ties: higher generation tokens/s). */
+  best: { modelId: string; cellId: string; passRate: number | null; label: Record<string, string> }[];
 }
 
 export const NO_AREA = "(none)";
@@ -93,6 +100,8 @@ export function summarizeCell(cell: CellInfo, expected: number, records: readonl
   return {
     cellId: cell.cellId,
     modelId: cell.modelId,
+    label: cell.label,
+    samples: cell.samples,
     status,
     expected,
     n,
@@ -114,25 +123,42 @@ export function summarizeCell(cell: CellInfo, expected: number, records: readonl
 }
 
 export function summarize(
-  run: { runId: string; suite: { name: string; hash: string; tasks: number }; samples: number },
+  run: { runId: string; suite: { name: string; hash: string; tasks: number } },
   cells: readonly CellInfo[],
   records: readonly RunRecord[],
   executions: readonly CellExecution[],
 ): Summary {
-  const expected = run.suite.tasks * run.samples;
-  return {
-    schemaVersion: SUMMARY_SCHEMA_VERSION,
-    runId: run.runId,
-    suite: run.suite,
-    samples: run.samples,
-    cells: cells.map((c) =>
-      summarizeCell(
-        c,
-        expected,
-        records.filter((r) => r.cellId === c.cellId),
-        // The latest execution wins: a resumed cell appends a new line.
-        [...executions].reverse().find((e) => e.cellId === c.cellId),
-      ),
+  const byCell = new Map<string, RunRecord[]>();
+  for (const r of records) {
+    const list = byCell.get(r.cellId);
+    if (list) list.push(r);
+    else byCell.set(r.cellId, [r]);
+  }
+  const summaries = cells.map((c) =>
+    summarizeCell(
+      c,
+      run.suite.tasks * c.samples,
+      byCell.get(c.cellId) ?? [],
+      // The latest execution wins: a resumed cell appends a new line.
+      [...executions].reverse().find((e) => e.cellId === c.cellId),
     ),
-  };
+  );
+  return { schemaVersion: SUMMARY_SCHEMA_VERSION, runId: run.runId, suite: run.suite, cells: summaries, best: bestPerModel(summaries) };
+}
+
+export function bestPerModel(cells: readonly CellSummary[]): Summary["best"] {
+  const best = new Map<string, CellSummary>();
+  for (const c of cells) {
+    const current = best.get(c.modelId);
+    if (!current || compareQuality(c, current) < 0) best.set(c.modelId, c);
+  }
+  return [...best.values()].map((c) => ({ modelId: c.modelId, cellId: c.cellId, passRate: c.passRate, label: c.label }));
+}
+
+/** Higher pass rate first, then faster generation. */
+export function compareQuality(a: CellSummary, b: CellSummary): number {
+  const pa = a.passRate ?? -1;
+  const pb = b.passRate ?? -1;
+  if (pa !== pb) return pb - pa;
+  return (b.generationTokensPerSecond.median ?? -1) - (a.generationTokensPerSecond.median ?? -1);
 }

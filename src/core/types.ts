@@ -73,6 +73,8 @@ export interface RuntimeSettings {
   contextSize: number;
   batchSize?: number;
   flashAttention: boolean;
+  /** KV cache element type (f16, q8_0, ...), for keys and values; unset = the engine's default (f16). */
+  kvCacheType?: string;
   /** Which node-llama-cpp binary: the prebuilt one, or one built from the bundled source with OpenMP. */
   binary: "auto" | "prebuilt" | "source";
   gpu: "auto" | "cpu";

@@ -1,6 +1,12 @@
-import type { CellSummary, Summary } from "../core/summary.js";
+import { compareQuality, type CellSummary, type Summary } from "../core/summary.js";
 
-/** The terminal comparison table: one row per cell, areas as columns, speed and memory after. */
+/**
+ * The terminal comparison table: one row per cell (model and swept settings), areas as columns,
+ * speed and memory after; then the best cell per model when a sweep ran several per model.
+ */
+
+export const SORT_KEYS = ["plan", "pass", "gen", "latency", "ttft", "model"] as const;
+export type SortKey = (typeof SORT_KEYS)[number];
 
 export function formatRate(rate: number | null): string {
   return rate === null ? "–" : rate.toFixed(3);
@@ -28,26 +34,65 @@ export function formatBytes(v: number | null): string {
   return `${x.toFixed(x < 10 && i > 0 ? 1 : 0)} ${units[i]}`;
 }
 
-export function summaryTable(summary: Summary, color: boolean): string {
-  const areas = [...new Set(summary.cells.flatMap((c) => c.areas.map((a) => a.area)))].sort();
-  const header = ["model", "pass", "n", ...areas, "gen tok/s", "prompt tok/s", "TTFT p50", "lat p50", "p95", "p99 ms", "load ms", "peak RSS", "fail"];
-  const rows = summary.cells.map((c) => row(c, areas));
-  const align = header.map((_, i) => (i === 0 ? "left" : "right"));
+export function sortCells(cells: readonly CellSummary[], by: SortKey): CellSummary[] {
+  const list = [...cells];
+  const asc = (f: (c: CellSummary) => number | null) => (a: CellSummary, b: CellSummary) => (f(a) ?? Infinity) - (f(b) ?? Infinity);
+  switch (by) {
+    case "plan":
+      return list;
+    case "pass":
+      return list.sort(compareQuality);
+    case "gen":
+      return list.sort((a, b) => (b.generationTokensPerSecond.median ?? -1) - (a.generationTokensPerSecond.median ?? -1));
+    case "latency":
+      return list.sort(asc((c) => c.latencyMs.p50));
+    case "ttft":
+      return list.sort(asc((c) => c.ttftMs.p50));
+    case "model":
+      return list.sort((a, b) => a.modelId.localeCompare(b.modelId));
+  }
+}
+
+/** A short column name for a swept setting path: "sampling.temperature" → "temperature". */
+function shortName(path: string): string {
+  return path.replace(/^(sampling|runtime)\./, "").replace(/^prompt\.name$/, "prompt");
+}
+
+export function summaryTable(summary: Summary, color: boolean, sortBy: SortKey = "plan"): string {
+  const cells = sortCells(summary.cells, sortBy);
+  const swept = [...new Set(cells.flatMap((c) => Object.keys(c.label)))];
+  const areas = [...new Set(cells.flatMap((c) => c.areas.map((a) => a.area)))].sort();
+  const header = ["model", ...swept.map(shortName), "pass", "n", ...areas, "gen tok/s", "prompt tok/s", "TTFT p50", "lat p50", "p95", "p99 ms", "load ms", "peak RSS", "fail"];
+  const rows = cells.map((c) => row(c, swept, areas));
+  const left = 1 + swept.length;
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const pad = (cells: string[]) => cells.map((s, i) => (align[i] === "left" ? s.padEnd(widths[i] as number) : s.padStart(widths[i] as number))).join("  ");
+  const pad = (cols: string[]) => cols.map((s, i) => (i < left ? s.padEnd(widths[i] as number) : s.padStart(widths[i] as number))).join("  ");
   const bold = (s: string) => (color ? `\x1b[1m${s}\x1b[0m` : s);
   const lines = [bold(pad(header)), pad(widths.map((w) => "─".repeat(w))), ...rows.map(pad)];
+  const samples = [...new Set(cells.map((c) => c.samples))];
   const notes = [
-    `suite ${summary.suite.name} (${summary.suite.tasks} tasks${summary.samples > 1 ? ` × ${summary.samples} samples` : ""}, sha256 ${summary.suite.hash.slice(0, 12)}…); run ${summary.runId}`,
+    `suite ${summary.suite.name} (${summary.suite.tasks} tasks${samples.some((s) => s > 1) ? ` × ${samples.join("/")} samples` : ""}, sha256 ${summary.suite.hash.slice(0, 12)}…); run ${summary.runId}`,
     "pass: share of generations scored as passing; area columns: pass rate per area; tok/s: median per generation; latency: end-to-end, ms",
   ];
-  for (const c of summary.cells) if (c.status !== "completed") notes.push(`${c.modelId}: ${c.status}${c.error ? `: ${c.error}` : ""}`);
+  const perModel = new Map<string, number>();
+  for (const c of cells) perModel.set(c.modelId, (perModel.get(c.modelId) ?? 0) + 1);
+  if ([...perModel.values()].some((n) => n > 1)) {
+    notes.push("best cell per model (pass rate, then generation speed):");
+    for (const b of summary.best) {
+      const settings = Object.entries(b.label)
+        .map(([k, v]) => `${shortName(k)}=${v}`)
+        .join(", ");
+      notes.push(`  ${b.modelId}: ${formatRate(b.passRate)}${settings ? ` with ${settings}` : ""} (${b.cellId})`);
+    }
+  }
+  for (const c of cells) if (c.status !== "completed") notes.push(`${c.cellId}: ${c.status}${c.error ? `: ${c.error.split("\n")[0]}` : ""}`);
   return [...lines, "", ...notes].join("\n");
 }
 
-function row(c: CellSummary, areas: string[]): string[] {
+function row(c: CellSummary, swept: string[], areas: string[]): string[] {
   return [
     c.modelId,
+    ...swept.map((k) => c.label[k] ?? ""),
     formatRate(c.passRate),
     String(c.n),
     ...areas.map((a) => formatRate(c.areas.find((x) => x.area === a)?.passRate ?? null)),

@@ -1,51 +1,65 @@
 /**
- * Progress on stderr: a live line with ETA when stderr is a terminal, a line per cell otherwise,
- * so logs and CI output stay readable.
+ * Progress on stderr: one live line when stderr is a terminal (cells, generations, pass rate so
+ * far, live tokens/s, ETA); otherwise only notes and a closing line, so logs stay readable.
  */
+export interface ProgressState {
+  cellsDone: number;
+  cells: number;
+  generations: number;
+  total: number;
+  passRate: number;
+  tokensPerSecond: number | null;
+  etaSeconds: number | null;
+}
+
 export interface Progress {
-  startCell(label: string, total: number): void;
-  tick(done: number): void;
-  endCell(message: string): void;
+  start(total: number): void;
+  update(state: ProgressState): void;
   note(message: string): void;
+  finish(message: string): void;
 }
 
 export function createProgress(stream: NodeJS.WriteStream = process.stderr, quiet = false): Progress {
   const live = stream.isTTY === true && !quiet;
-  let label = "";
-  let total = 0;
-  let started = 0;
   let lastDraw = 0;
-  const clear = () => live && stream.write("\r\x1b[2K");
+  let line = "";
+  const clear = () => live && line && stream.write("\r\x1b[2K");
   return {
-    startCell(l, t) {
-      label = l;
-      total = t;
-      started = performance.now();
-      lastDraw = 0;
-      if (!live && !quiet) stream.write(`${label}: running ${total} generations\n`);
+    start(total) {
+      if (!live && !quiet) stream.write(`heldout: ${total} generations to run\n`);
     },
-    tick(done) {
+    update(s) {
       if (!live) return;
       const now = performance.now();
-      if (now - lastDraw < 100 && done < total) return;
+      if (now - lastDraw < 100 && s.generations < s.total) return;
       lastDraw = now;
-      const elapsed = (now - started) / 1000;
-      const eta = done > 0 ? (elapsed / done) * (total - done) : NaN;
-      const pct = total ? Math.floor((done / total) * 100) : 100;
-      stream.write(`\r\x1b[2K${label}: ${done}/${total} (${pct}%)${Number.isFinite(eta) ? ` ETA ${formatSeconds(eta)}` : ""}`);
-    },
-    endCell(message) {
-      clear();
-      if (!quiet) stream.write(`${label}: ${message}\n`);
+      const pct = s.total ? Math.floor((s.generations / s.total) * 100) : 100;
+      line = [
+        `cells ${s.cellsDone}/${s.cells}`,
+        `generations ${s.generations}/${s.total} (${pct}%)`,
+        `pass ${s.passRate.toFixed(3)}`,
+        s.tokensPerSecond === null ? null : `${Math.round(s.tokensPerSecond).toLocaleString("en-US")} tok/s`,
+        s.etaSeconds === null ? null : `ETA ${formatSeconds(s.etaSeconds)}`,
+      ]
+        .filter(Boolean)
+        .join(" · ");
+      stream.write(`\r\x1b[2K${line}`);
     },
     note(message) {
       clear();
       if (!quiet) stream.write(`${message}\n`);
+      if (live && line) stream.write(line);
+    },
+    finish(message) {
+      clear();
+      line = "";
+      if (!quiet) stream.write(`heldout: ${message}\n`);
     },
   };
 }
 
 function formatSeconds(s: number): string {
   if (s < 60) return `${Math.ceil(s)}s`;
-  return `${Math.floor(s / 60)}m${String(Math.ceil(s % 60)).padStart(2, "0")}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }

@@ -1,32 +1,31 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { Backend, GenerationRequest } from "../backends/backend.js";
-import { LlamaBackend } from "../backends/llama.js";
-import { disposeEngines } from "../backends/llama-engine.js";
-import { planCell, sampleSeed, type Cell } from "../core/cells.js";
+import type { PreparedPrompt } from "../backends/backend.js";
 import { HeldoutError } from "../core/errors.js";
 import { measureGeneration } from "../core/measures.js";
+import type { PlannedCell } from "../core/plan.js";
+import { promptText } from "../core/prompt.js";
 import { summarize, type CellExecution, type Summary } from "../core/summary.js";
-import { renderTemplate } from "../core/template.js";
-import type { Generation, ModelSpec, Profile, RunRecord, Suite, Task } from "../core/types.js";
-import { scoreOutput } from "../scorers/index.js";
-import { loadModelSpec, resolveModel, type ResolvedModel } from "../store/models.js";
-import { loadProfile } from "../store/profiles.js";
+import type { Generation, RunRecord, Suite, Task } from "../core/types.js";
+import type { ResolvedModel } from "../store/models.js";
 import { MANIFEST_FILE, readJson, RunStore, SUMMARY_FILE, writeJsonAtomic } from "../store/results.js";
-import { checkFrozen, loadSuite } from "../store/suite-files.js";
-import { fingerprint } from "../system/fingerprint.js";
-import { startMemorySampler } from "../system/memory.js";
+import { fingerprint, type Fingerprint } from "../system/fingerprint.js";
+import { EngineHost, HostDied, ModelLoadFailed } from "./host-client.js";
+import type { HostRequest } from "./host-protocol.js";
+import { loadInputs, type LoadedInputs, type RunInputs } from "./inputs.js";
 import { createProgress, type Progress } from "./progress.js";
+import { ScorePool } from "./score-pool.js";
 
-export interface RunOptions {
-  suiteDir: string;
-  modelFiles: string[];
-  profileFile: string;
+export interface RunOptions extends RunInputs {
   runId?: string;
   outDir: string;
   allowUnfrozen: boolean;
+  /** Restarts of a dead engine host for its unfinished cells. */
+  retries?: number;
   quiet?: boolean;
   argv?: string[];
+  /** Stops the run cleanly (Ctrl-C): in-flight generations are dropped, finished records kept. */
+  signal?: AbortSignal;
 }
 
 export interface RunManifest {
@@ -34,10 +33,12 @@ export interface RunManifest {
   runId: string;
   createdAt: string;
   command: string[];
+  /** What to reload for `heldout run --resume <run-id>`. */
+  inputs: RunInputs;
   suite: { name: string; dir: string; hash: string; tasks: number; frozen: boolean; unfrozenReason: string | null };
-  profile: Profile;
-  cells: (Cell & { modelFile: string | null; model: ResolvedModel })[];
-  system: Awaited<ReturnType<typeof fingerprint>>;
+  profile: { name: string; file: string; description: string; gridSize: number; excluded: number; sample: { n: number; seed: number } | null; swept: string[] };
+  cells: (PlannedCell & { modelFile: string | null; model: ResolvedModel })[];
+  system: Fingerprint;
 }
 
 export interface RunOutcome {
@@ -45,76 +46,103 @@ export interface RunOutcome {
   summary: Summary;
   manifest: RunManifest;
   resumed: boolean;
+  interrupted: boolean;
+  failedCells: number;
 }
 
+const key = (cellId: string, taskId: string, sample: number) => `${cellId}\u0000${taskId}\u0000${sample}`;
+
 /**
- * One run: check every input before any model loads, then each cell in turn (load the model once,
- * generate every task × sample, score, append), then the summary from the records on disk. A run
- * directory that already holds this exact plan is resumed: finished records are kept, the rest run.
+ * A run: check and plan everything before any model loads; then for each group of cells that share
+ * a model, one engine host (a child process) loads it once and generates every cell's task ×
+ * samples; scoring runs in a worker pool; each record is appended as it is scored. A host that
+ * dies costs the cells it had not finished (after `retries` restarts), never the run. A run folder
+ * that already holds this plan is resumed: finished records are kept and only the rest runs.
  */
 export async function runBench(options: RunOptions): Promise<RunOutcome> {
   const progress = createProgress(process.stderr, options.quiet);
-  const suite = loadSuite(options.suiteDir);
-  const frozen = checkFrozen(suite);
+  const inputs = await loadInputs(options);
+  const { suite, frozen } = inputs;
   if (frozen.state === "unfrozen" && !options.allowUnfrozen) {
     throw new HeldoutError("suite-unfrozen", `refusing to run suite "${suite.name}": ${frozen.reason}. Re-freeze it (a new suite hash) or pass --allow-unfrozen.`, { file: options.suiteDir });
   }
   if (frozen.state === "unfrozen") progress.note(`warning: running an unfrozen suite: ${frozen.reason}`);
-  const profile = loadProfile(options.profileFile);
-  const specs = options.modelFiles.map(loadModelSpec);
-  const ids = new Map<string, string>();
-  for (const s of specs) {
-    const other = ids.get(s.id);
-    if (other !== undefined) throw new HeldoutError("duplicate-model", `model id "${s.id}" is used by two manifests (${other} and ${s.file})`, { file: s.file, field: "id" });
-    ids.set(s.id, s.file ?? s.id);
-  }
-  const prompts = new Map(suite.tasks.map((t) => [t.id, renderTemplate(suite.promptTemplate, t.vars)]));
-
-  const resolved: ResolvedModel[] = [];
-  for (const spec of specs) resolved.push(await resolveModel(spec));
-  const cells = specs.map((spec, i) => ({ ...planCell(suite, spec, (resolved[i] as ResolvedModel).sha256, profile), modelFile: spec.file ?? null, model: resolved[i] as ResolvedModel }));
 
   const runId = options.runId ?? defaultRunId(suite.name);
   const dir = join(options.outDir, runId);
-  const resumed = existsSync(join(dir, MANIFEST_FILE));
-  let manifest: RunManifest;
-  if (resumed) {
-    manifest = readJson<RunManifest>(join(dir, MANIFEST_FILE));
-    const same = manifest.suite.hash === suite.hash && manifest.cells.map((c) => c.id).join() === cells.map((c) => c.id).join();
-    if (!same) {
-      throw new HeldoutError("run-exists", `run "${runId}" already exists with a different suite or different cells; choose another --run-id`, { file: join(dir, MANIFEST_FILE) });
-    }
-  } else {
-    manifest = {
-      schemaVersion: 1,
-      runId,
-      createdAt: new Date().toISOString(),
-      command: options.argv ?? [],
-      suite: { name: suite.name, dir: options.suiteDir, hash: suite.hash, tasks: suite.tasks.length, frozen: frozen.state === "frozen", unfrozenReason: frozen.state === "unfrozen" ? frozen.reason : null },
-      profile,
-      cells,
-      system: await fingerprint(),
-    };
-  }
+  const manifestPath = join(dir, MANIFEST_FILE);
+  const resumed = existsSync(manifestPath);
+  const manifest = resumed ? checkResumable(readJson<RunManifest>(manifestPath), inputs, runId) : await newManifest(runId, options, inputs);
   const store = new RunStore(dir);
   if (!resumed) writeJsonAtomic(store.path(MANIFEST_FILE), manifest);
 
-  const done = new Set(store.records().map((r) => `${r.cellId}\u0000${r.taskId}\u0000${r.sample}`));
+  const done = new Set(store.records().map((r) => key(r.cellId, r.taskId, r.sample)));
+  const prompts = new Map<string, string>();
+  const promptFor = (cell: PlannedCell, task: Task) => {
+    const k = `${cell.settings.prompt.name}\u0000${task.id}`;
+    let text = prompts.get(k);
+    if (text === undefined) prompts.set(k, (text = promptText(suite, cell.settings.prompt, task)));
+    return text;
+  };
+  const totalGenerations = inputs.cells.reduce((n, c) => n + suite.tasks.length * c.settings.samples, 0);
+  const tracker = new Tracker(progress, inputs.cells.length, totalGenerations, done.size);
+  const pool = new ScorePool();
+  let interrupted = false;
+  const env = faultEnv();
   try {
-    for (let i = 0; i < cells.length; i++) {
-      await runCell({ suite, profile, spec: specs[i] as ModelSpec, cell: cells[i] as RunManifest["cells"][number], runId, store, prompts, done, progress });
+    for (const group of groupCells(inputs.cells)) {
+      if (options.signal?.aborted) break;
+      const model = inputs.resolved.get(group[0]?.modelId as string) as ResolvedModel;
+      const outcome = await runGroup({ group, model, suite, store, done, pool, tracker, promptFor, retries: options.retries ?? 0, signal: options.signal, env: env(group[0]?.modelId as string) });
+      if (outcome === "interrupted") interrupted = true;
     }
+    if (options.signal?.aborted) interrupted = true;
   } finally {
-    await disposeEngines();
+    await pool.close();
+    tracker.finish();
   }
   const summary = writeSummary(store, manifest);
-  return { dir, summary, manifest, resumed };
+  const failedCells = summary.cells.filter((c) => c.status === "failed").length;
+  return { dir, summary, manifest, resumed, interrupted, failedCells };
+}
+
+async function newManifest(runId: string, options: RunOptions, inputs: LoadedInputs): Promise<RunManifest> {
+  const { suite, frozen, sweep } = inputs;
+  const specFile = new Map(inputs.specs.map((s) => [s.id, s.file ?? null]));
+  return {
+    schemaVersion: 1,
+    runId,
+    createdAt: new Date().toISOString(),
+    command: options.argv ?? [],
+    inputs: { suiteDir: options.suiteDir, modelFiles: inputs.specs.map((s) => s.file ?? s.id), profileFile: options.profileFile },
+    suite: { name: suite.name, dir: options.suiteDir, hash: suite.hash, tasks: suite.tasks.length, frozen: frozen.state === "frozen", unfrozenReason: frozen.state === "unfrozen" ? frozen.reason : null },
+    profile: { name: sweep.name, file: sweep.file, description: sweep.description, gridSize: inputs.gridSize, excluded: inputs.excluded, sample: sweep.sample, swept: inputs.swept },
+    cells: inputs.cells.map((c) => ({ ...c, modelFile: specFile.get(c.modelId) ?? null, model: inputs.resolved.get(c.modelId) as ResolvedModel })),
+    system: await fingerprint(),
+  };
+}
+
+/** A resume must run exactly the plan it started: same suite content, same model files, same cells. */
+function checkResumable(manifest: RunManifest, inputs: LoadedInputs, runId: string): RunManifest {
+  const file = join(runId, MANIFEST_FILE);
+  const refuse = (why: string) => {
+    throw new HeldoutError("run-exists", `run "${runId}" cannot be resumed: ${why}; choose another --run-id for a new run`, { file });
+  };
+  if (manifest.suite.hash !== inputs.suite.hash) refuse(`the suite's content changed (hash ${manifest.suite.hash.slice(0, 12)}… then, ${inputs.suite.hash.slice(0, 12)}… now)`);
+  for (const c of manifest.cells) {
+    const now = inputs.resolved.get(c.modelId);
+    if (now && now.sha256 !== c.model.sha256) refuse(`model "${c.modelId}" is a different file now (sha256 ${c.model.sha256.slice(0, 12)}… then, ${now.sha256.slice(0, 12)}… now)`);
+  }
+  const was = manifest.cells.map((c) => c.id).join();
+  const is = inputs.cells.map((c) => c.id).join();
+  if (was !== is) refuse("it was started with different models or settings");
+  return manifest;
 }
 
 export function writeSummary(store: RunStore, manifest: RunManifest): Summary {
   const summary = summarize(
-    { runId: manifest.runId, suite: { name: manifest.suite.name, hash: manifest.suite.hash, tasks: manifest.suite.tasks }, samples: manifest.profile.samples },
-    manifest.cells.map((c) => ({ cellId: c.id, modelId: c.modelId })),
+    { runId: manifest.runId, suite: { name: manifest.suite.name, hash: manifest.suite.hash, tasks: manifest.suite.tasks } },
+    manifest.cells.map((c) => ({ cellId: c.id, modelId: c.modelId, label: c.label, samples: c.settings.samples })),
     store.records(),
     store.cells(),
   );
@@ -122,80 +150,190 @@ export function writeSummary(store: RunStore, manifest: RunManifest): Summary {
   return summary;
 }
 
-interface CellContext {
-  suite: Suite;
-  profile: Profile;
-  spec: ModelSpec;
-  cell: RunManifest["cells"][number];
-  runId: string;
-  store: RunStore;
-  prompts: Map<string, string>;
-  done: Set<string>;
-  progress: Progress;
-}
-
-async function runCell(c: CellContext): Promise<void> {
-  const { suite, profile, cell } = c;
-  const todo: { task: Task; sample: number }[] = [];
-  for (const task of suite.tasks)
-    for (let sample = 0; sample < profile.samples; sample++)
-      if (!c.done.has(`${cell.id}\u0000${task.id}\u0000${sample}`)) todo.push({ task, sample });
-  if (todo.length === 0) return;
-
-  const backend: Backend = new LlamaBackend();
-  const memory = startMemorySampler(() => backend.vramUsedBytes());
-  const execution: CellExecution = { cellId: cell.id, modelId: cell.modelId, loadMs: null, generationWallMs: null, peakRssBytes: null, peakVramBytes: null, backend: {}, error: null };
-  c.progress.startCell(cell.modelId, todo.length);
-  let finished = 0;
-  const write = (task: Task, sample: number, prompt: string, g: Generation) => {
-    c.store.appendRecord(toRecord(c, task, sample, prompt, g));
-    c.progress.tick(++finished);
-  };
-  try {
-    const loaded = await backend.load(cell.model.path, c.spec.runtime);
-    execution.loadMs = loaded.loadMs;
-    execution.backend = { kind: backend.kind, runtime: loaded.runtime, engine: loaded.engine, warnings: loaded.warnings };
-    const maxTokens = profile.sampling.maxTokens ?? suite.maxTokens;
-    const byKey = new Map<string, { task: Task; sample: number; prompt: string }>();
-    const requests: GenerationRequest[] = todo.map(({ task, sample }) => {
-      const key = `${task.id}\u0000${sample}`;
-      const prompt = c.prompts.get(task.id) as string;
-      byKey.set(key, { task, sample, prompt });
-      return { key, prompt: backend.preparePrompt(prompt, suite.chatTemplate), maxTokens, sampling: { ...profile.sampling, seed: sampleSeed(profile, sample) }, timeoutMs: profile.timeoutMs };
-    });
-    const batch = await backend.generateAll(requests, profile.parallel, (request, generation) => {
-      const item = byKey.get(request.key);
-      // The record keeps the text the engine saw: the suite's prompt, wrapped in the chat template if one applied.
-      if (item) write(item.task, item.sample, request.prompt.text, generation);
-    });
-    execution.generationWallMs = batch.wallMs;
-  } catch (error) {
-    // A model that cannot load costs its own cell, never the run: its remaining tasks are recorded as failed.
-    execution.error = (error as Error).message;
-    const now = performance.now();
-    for (const { task, sample } of todo.slice(finished)) {
-      write(task, sample, c.prompts.get(task.id) as string, { text: "", promptTokenIds: [], completionTokens: 0, timings: { startMs: now, endMs: now }, finishReason: "error", error: `model failed: ${execution.error}` });
-    }
-  } finally {
-    const peaks = await memory.stop();
-    execution.peakRssBytes = peaks.peakRssBytes;
-    execution.peakVramBytes = peaks.peakVramBytes;
-    await backend.unload().catch(() => undefined);
+function groupCells(cells: readonly PlannedCell[]): PlannedCell[][] {
+  const groups = new Map<string, PlannedCell[]>();
+  for (const c of cells) {
+    const g = groups.get(c.hostKey);
+    if (g) g.push(c);
+    else groups.set(c.hostKey, [c]);
   }
-  c.store.appendCell(execution);
-  c.progress.endCell(execution.error ? `failed: ${execution.error}` : `done, ${finished} generations in ${((execution.generationWallMs ?? 0) / 1000).toFixed(1)} s`);
+  return [...groups.values()];
 }
 
-function toRecord(c: CellContext, task: Task, sample: number, prompt: string, g: Generation): RunRecord {
-  const m = measureGeneration(g.timings, g.promptTokenIds.length, g.completionTokens);
-  const score = g.error
-    ? { pass: false, value: 0, reason: `generation failed: ${g.error}` }
-    : scoreOutput(task.scorer ?? c.suite.scorer, g.text, task.expected);
+/** Test-only: HELDOUT_TEST_HOST_ABORT="<model id>:<n>" makes that model's host abort after n results. */
+function faultEnv(): (modelId: string) => Record<string, string> {
+  const spec = process.env.HELDOUT_TEST_HOST_ABORT;
+  let fired = false;
+  return (modelId): Record<string, string> => {
+    const [id, n] = spec?.split(":") ?? [];
+    if (id !== modelId || !n || fired) return {};
+    fired = true; // a restarted host (--retries) runs without the fault
+    return { HELDOUT_TEST_HOST_ABORT_AFTER: n };
+  };
+}
+
+interface GroupContext {
+  group: PlannedCell[];
+  model: ResolvedModel;
+  suite: Suite;
+  store: RunStore;
+  done: Set<string>;
+  pool: ScorePool;
+  tracker: Tracker;
+  promptFor: (cell: PlannedCell, task: Task) => string;
+  retries: number;
+  signal?: AbortSignal;
+  env: Record<string, string>;
+}
+
+async function runGroup(g: GroupContext): Promise<"done" | "interrupted"> {
+  const todoOf = (cell: PlannedCell) => {
+    const todo: { task: Task; sample: number }[] = [];
+    for (const task of g.suite.tasks)
+      for (let sample = 0; sample < cell.settings.samples; sample++) if (!g.done.has(key(cell.id, task.id, sample))) todo.push({ task, sample });
+    return todo;
+  };
+  if (g.group.every((c) => todoOf(c).length === 0)) {
+    g.tracker.cellsDone += g.group.length;
+    return "done";
+  }
+  const label = g.group[0]?.modelId as string;
+  for (let attempt = 0; ; attempt++) {
+    let host: EngineHost | undefined;
+    let current: PlannedCell | undefined;
+    const onAbort = () => host?.abort();
+    g.signal?.addEventListener("abort", onAbort);
+    try {
+      host = await EngineHost.start(attempt === 0 ? g.env : {});
+      g.tracker.note(`${label}: loading${attempt > 0 ? ` (restart ${attempt} of ${g.retries})` : ""}`);
+      const loaded = await host.load(g.model.path, g.group[0]?.runtime as PlannedCell["runtime"]);
+      for (const cell of g.group) {
+        const todo = todoOf(cell);
+        if (todo.length === 0) {
+          g.tracker.cellsDone++;
+          continue;
+        }
+        if (g.signal?.aborted) return "interrupted";
+        current = cell;
+        const aborted = await runCell(g, host, cell, todo, loaded);
+        if (aborted) return "interrupted";
+        g.tracker.cellsDone++;
+      }
+      await host.close();
+      return "done";
+    } catch (error) {
+      if (g.signal?.aborted) return "interrupted";
+      const died = error instanceof HostDied;
+      if (died && attempt < g.retries) {
+        g.tracker.note(`${label}: ${error.message.split("\n")[0]}; restarting it for its unfinished cells`);
+        continue;
+      }
+      // The host cannot go on: every unfinished generation of this group becomes a failed record.
+      const message = died ? error.message : error instanceof ModelLoadFailed ? `model failed to load: ${error.message}` : (error as Error).message;
+      g.tracker.note(`${label}: ${message.split("\n")[0]}`);
+      for (const cell of g.group) {
+        const todo = todoOf(cell);
+        if (todo.length === 0 && cell !== current) continue;
+        await failCell(g, cell, todo, message);
+        g.tracker.cellsDone++;
+      }
+      host?.kill();
+      return "done";
+    } finally {
+      g.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+}
+
+async function runCell(
+  g: GroupContext,
+  host: EngineHost,
+  cell: PlannedCell,
+  todo: { task: Task; sample: number }[],
+  loaded: Awaited<ReturnType<EngineHost["load"]>>,
+): Promise<boolean> {
+  const items = new Map<string, { task: Task; sample: number }>();
+  const requests: HostRequest[] = todo.map(({ task, sample }) => {
+    const k = `${task.id}\u0000${sample}`;
+    items.set(k, { task, sample });
+    return {
+      key: k,
+      text: g.promptFor(cell, task),
+      system: cell.settings.prompt.system,
+      chatTemplate: g.suite.chatTemplate,
+      maxTokens: cell.maxTokens,
+      sampling: { ...cell.settings.sampling, seed: cell.settings.sampling.seed + sample },
+      timeoutMs: cell.settings.timeoutMs,
+    };
+  });
+  const writes: Promise<void>[] = [];
+  const batch = await host.generate(requests, { ...contextOf(cell) }, (k, prompt, generation) => {
+    const item = items.get(k);
+    if (!item) return;
+    writes.push(
+      scoreAndWrite(g, cell, item.task, item.sample, prompt, generation).catch((error: unknown) => {
+        g.tracker.note(`could not record ${cell.modelId}/${item.task.id}: ${(error as Error).message}`);
+      }),
+    );
+  });
+  await Promise.all(writes);
+  if (batch.aborted) return true;
+  const execution: CellExecution = {
+    cellId: cell.id,
+    modelId: cell.modelId,
+    loadMs: loaded.info.loadMs,
+    generationWallMs: batch.wallMs,
+    peakRssBytes: Math.max(batch.memory.peakRssBytes, loaded.memory.peakRssBytes),
+    peakVramBytes: batch.memory.peakVramBytes ?? loaded.memory.peakVramBytes,
+    backend: { kind: "llama", pid: host.pid ?? null, model: loaded.info.runtime, context: batch.context, engine: loaded.info.engine, warnings: loaded.info.warnings },
+    error: null,
+  };
+  g.store.appendCell(execution);
+  return false;
+}
+
+function contextOf(cell: PlannedCell) {
+  const r = cell.runtime;
   return {
-    runId: c.runId,
-    cellId: c.cell.id,
-    modelId: c.cell.modelId,
-    suiteHash: c.suite.hash,
+    threads: r.threads,
+    contextSize: r.contextSize,
+    flashAttention: r.flashAttention,
+    parallel: cell.settings.parallel,
+    ...(r.batchSize ? { batchSize: r.batchSize } : {}),
+    ...(r.kvCacheType ? { kvCacheType: r.kvCacheType } : {}),
+  };
+}
+
+async function scoreAndWrite(g: GroupContext, cell: PlannedCell, task: Task, sample: number, prompt: PreparedPrompt, gen: Generation): Promise<void> {
+  const score = gen.error
+    ? { pass: false, value: 0, reason: `generation failed: ${gen.error}` }
+    : await g.pool.score({ spec: task.scorer ?? g.suite.scorer, output: gen.text, expected: task.expected });
+  const record = toRecord(g.store.dir, g.suite, cell, task, sample, prompt.text, gen, score);
+  g.store.appendRecord(record);
+  g.done.add(key(cell.id, task.id, sample));
+  g.tracker.record(record);
+}
+
+async function failCell(g: GroupContext, cell: PlannedCell, todo: { task: Task; sample: number }[], message: string): Promise<void> {
+  const now = performance.now();
+  for (const { task, sample } of todo) {
+    const text = g.promptFor(cell, task);
+    const gen: Generation = { text: "", promptTokenIds: [], completionTokens: 0, timings: { startMs: now, endMs: now }, finishReason: "error", error: message };
+    const record = toRecord(g.store.dir, g.suite, cell, task, sample, text, gen, { pass: false, value: 0, reason: `generation failed: ${message.split("\n")[0]}` });
+    g.store.appendRecord(record);
+    g.done.add(key(cell.id, task.id, sample));
+    g.tracker.record(record);
+  }
+  g.store.appendCell({ cellId: cell.id, modelId: cell.modelId, loadMs: null, generationWallMs: null, peakRssBytes: null, peakVramBytes: null, backend: { kind: "llama" }, error: message });
+}
+
+function toRecord(dir: string, suite: Suite, cell: PlannedCell, task: Task, sample: number, prompt: string, g: Generation, score: RunRecord["score"]): RunRecord {
+  const m = measureGeneration(g.timings, g.promptTokenIds.length, g.completionTokens);
+  return {
+    runId: dir.split(/[\\/]/).pop() as string,
+    cellId: cell.id,
+    modelId: cell.modelId,
+    suiteHash: suite.hash,
     taskId: task.id,
     area: task.area ?? null,
     sample,
@@ -212,6 +350,51 @@ function toRecord(c: CellContext, task: Task, sample: number, prompt: string, g:
     score,
     error: g.error ?? null,
   };
+}
+
+/** Run-wide progress: cells, generations, pass rate so far, live tokens/s, ETA. */
+class Tracker {
+  cellsDone = 0;
+  private generations: number;
+  private passed = 0;
+  private scored = 0;
+  private readonly startedAt = performance.now();
+  private readonly startedWith: number;
+  private window: { t: number; tokens: number }[] = [];
+
+  constructor(
+    private readonly progress: Progress,
+    private readonly cells: number,
+    private readonly total: number,
+    already: number,
+  ) {
+    this.generations = already;
+    this.startedWith = already;
+    progress.start(total);
+  }
+
+  record(r: RunRecord): void {
+    this.generations++;
+    this.scored++;
+    if (r.score.pass) this.passed++;
+    const now = performance.now();
+    this.window.push({ t: now, tokens: r.completionTokens });
+    while (this.window.length > 0 && now - (this.window[0] as { t: number }).t > 5000) this.window.shift();
+    const span = this.window.length > 1 ? (now - (this.window[0] as { t: number }).t) / 1000 : 0;
+    const tokensPerSecond = span > 0 ? this.window.reduce((s, w) => s + w.tokens, 0) / span : null;
+    const ranHere = this.generations - this.startedWith;
+    const elapsed = (now - this.startedAt) / 1000;
+    const eta = ranHere > 0 ? (elapsed / ranHere) * (this.total - this.generations) : null;
+    this.progress.update({ cellsDone: this.cellsDone, cells: this.cells, generations: this.generations, total: this.total, passRate: this.passed / this.scored, tokensPerSecond, etaSeconds: eta });
+  }
+
+  note(message: string): void {
+    this.progress.note(message);
+  }
+
+  finish(): void {
+    this.progress.finish(`${this.cellsDone}/${this.cells} cells, ${this.generations}/${this.total} generations in ${((performance.now() - this.startedAt) / 1000).toFixed(1)} s`);
+  }
 }
 
 function defaultRunId(suite: string): string {

@@ -1,0 +1,86 @@
+/**
+ * An engine host: one child process that loads one model and generates what the orchestrator
+ * asks for. A native crash here (segfault, CUDA abort, OOM kill) costs this process only; the
+ * orchestrator records it against the cells this host was running and carries on. Its memory
+ * figures are this process's own, so they belong to this model alone.
+ */
+import { LlamaBackend } from "../backends/llama.js";
+import { disposeEngines } from "../backends/llama-engine.js";
+import { startMemorySampler } from "../system/memory.js";
+import type { FromHost, ToHost } from "./host-protocol.js";
+
+const backend = new LlamaBackend();
+let abort = new AbortController();
+let memory = startMemorySampler(() => backend.vramUsedBytes());
+let results = 0;
+// Test-only fault switch: abort the process (as a native crash would) after N results.
+const abortAfter = process.env.HELDOUT_TEST_HOST_ABORT_AFTER ? Number(process.env.HELDOUT_TEST_HOST_ABORT_AFTER) : undefined;
+
+function send(message: FromHost): Promise<void> {
+  return new Promise((done) => {
+    if (!process.send || !process.connected) return done();
+    process.send(message, undefined, {}, () => done());
+  });
+}
+
+async function handle(message: ToHost): Promise<void> {
+  switch (message.type) {
+    case "load":
+      try {
+        const info = await backend.load(message.modelPath, message.runtime);
+        await send({ type: "loaded", info, memory: await memory.stop() });
+        memory = startMemorySampler(() => backend.vramUsedBytes());
+      } catch (error) {
+        await send({ type: "loadFailed", error: (error as Error).message });
+      }
+      return;
+    case "generate": {
+      abort = new AbortController();
+      // Each batch (a cell) reports its own peak, starting from what is resident now (the model),
+      // so a cell with a large context does not inflate the next cell's figure.
+      await memory.stop();
+      memory = startMemorySampler(() => backend.vramUsedBytes());
+      const byKey = new Map(message.requests.map((r) => [r.key, r]));
+      const requests = message.requests.map((r) => ({
+        key: r.key,
+        prompt: backend.preparePrompt(r.text, r.chatTemplate, r.system),
+        maxTokens: r.maxTokens,
+        sampling: r.sampling,
+        timeoutMs: r.timeoutMs,
+      }));
+      const result = await backend.generateAll(
+        requests,
+        message.context,
+        async (request, generation) => {
+          if (!byKey.has(request.key)) return;
+          await send({ type: "result", batch: message.batch, key: request.key, prompt: request.prompt, generation });
+          if (abortAfter !== undefined && ++results >= abortAfter) process.abort();
+        },
+        abort.signal,
+      );
+      const batchMemory = await memory.stop();
+      memory = startMemorySampler(() => backend.vramUsedBytes());
+      await send({ type: "batchDone", batch: message.batch, wallMs: result.wallMs, context: result.context, aborted: result.aborted, memory: batchMemory });
+      return;
+    }
+    case "abort":
+      abort.abort();
+      return;
+    case "exit":
+      await backend.unload().catch(() => undefined);
+      await disposeEngines();
+      process.exit(0);
+  }
+}
+
+// Ctrl-C reaches the whole process group: the orchestrator decides what stops, not the signal.
+process.on("SIGINT", () => undefined);
+// If the orchestrator dies (even by SIGKILL) the channel closes: never outlive it.
+process.on("disconnect", () => process.exit(0));
+let queue: Promise<void> = Promise.resolve();
+process.on("message", (message: ToHost) => {
+  // "abort" must act at once, while a "generate" is still running; everything else in order.
+  if (message.type === "abort") abort.abort();
+  else queue = queue.then(() => handle(message));
+});
+await send({ type: "ready", pid: process.pid });

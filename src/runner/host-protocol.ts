@@ -1,0 +1,36 @@
+import type { ContextSettings, LoadedModelInfo, PreparedPrompt } from "../backends/backend.js";
+import type { Generation, RuntimeSettings, SamplingSettings } from "../core/types.js";
+
+/**
+ * Messages between the orchestrator and an engine host (one child process per loaded model).
+ * Plain JSON over Node's IPC channel.
+ */
+
+export interface HostRequest {
+  key: string;
+  /** The prompt text before any chat template. */
+  text: string;
+  system: string | null;
+  chatTemplate: "auto" | "never" | "always";
+  maxTokens: number;
+  sampling: SamplingSettings;
+  timeoutMs: number;
+}
+
+export type ToHost =
+  | { type: "load"; modelPath: string; runtime: RuntimeSettings }
+  | { type: "generate"; batch: number; requests: HostRequest[]; context: ContextSettings }
+  | { type: "abort" }
+  | { type: "exit" };
+
+export interface MemoryPeak {
+  peakRssBytes: number;
+  peakVramBytes: number | null;
+}
+
+export type FromHost =
+  | { type: "ready"; pid: number }
+  | { type: "loaded"; info: LoadedModelInfo; memory: MemoryPeak }
+  | { type: "loadFailed"; error: string }
+  | { type: "result"; batch: number; key: string; prompt: PreparedPrompt; generation: Generation }
+  | { type: "batchDone"; batch: number; wallMs: number; context: Record<string, unknown>; aborted: boolean; memory: MemoryPeak };

@@ -1,0 +1,78 @@
+import { existsSync, readFileSync } from "node:fs";
+import { HeldoutError, HeldoutErrors } from "../core/errors.js";
+import { planRun, type PlannedCell } from "../core/plan.js";
+import { parseSweep, type Sweep } from "../core/sweep.js";
+import { templateVariables } from "../core/template.js";
+import type { ModelSpec, Suite } from "../core/types.js";
+import { loadModelSpec, resolveModel, type ResolvedModel } from "../store/models.js";
+import { checkFrozen, loadSuite, type FreezeState } from "../store/suite-files.js";
+
+/**
+ * Reads and checks every input of a run (suite, lock, profile, manifests, model files) and plans
+ * its cells, before any model loads. Bad input is reported with file, line and field.
+ */
+export interface RunInputs {
+  suiteDir: string;
+  /** Model manifests or .gguf paths; when empty, the profile's `models`. */
+  modelFiles: string[];
+  profileFile: string;
+}
+
+export interface LoadedInputs {
+  suite: Suite;
+  frozen: FreezeState;
+  sweep: Sweep;
+  specs: ModelSpec[];
+  resolved: Map<string, ResolvedModel>;
+  cells: PlannedCell[];
+  gridSize: number;
+  excluded: number;
+  swept: string[];
+}
+
+export async function loadInputs(inputs: RunInputs): Promise<LoadedInputs> {
+  const suite = loadSuite(inputs.suiteDir);
+  const frozen = checkFrozen(suite);
+  if (!existsSync(inputs.profileFile)) throw new HeldoutError("profile-not-found", "profile not found", { file: inputs.profileFile });
+  const sweep = parseSweep(inputs.profileFile, readFileSync(inputs.profileFile, "utf8"));
+  checkPromptVariants(suite, sweep);
+  const modelFiles = inputs.modelFiles.length > 0 ? inputs.modelFiles : sweep.models;
+  if (modelFiles.length === 0) throw new HeldoutError("no-models", "no models to run: pass --model FILE or list `models` in the profile", { file: inputs.profileFile, field: "models" });
+  const specs = modelFiles.map(loadModelSpec);
+  const ids = new Map<string, string>();
+  for (const s of specs) {
+    const other = ids.get(s.id);
+    if (other !== undefined) throw new HeldoutError("duplicate-model", `model id "${s.id}" is used by two manifests (${other} and ${s.file})`, { file: s.file, field: "id" });
+    ids.set(s.id, s.file ?? s.id);
+  }
+  const resolved = new Map<string, ResolvedModel>();
+  for (const spec of specs) resolved.set(spec.id, await resolveModel(spec));
+  const plan = planRun(
+    suite,
+    specs.map((spec) => ({ spec, sha256: (resolved.get(spec.id) as ResolvedModel).sha256 })),
+    sweep,
+  );
+  return { suite, frozen, sweep, specs, resolved, ...plan };
+}
+
+/** A prompt variant's own template must find its variables in every task. */
+function checkPromptVariants(suite: Suite, sweep: Sweep): void {
+  const problems: HeldoutError[] = [];
+  const variants = [...new Map(sweep.points.map((p) => [p.prompt.name, p.prompt])).values()];
+  variants.forEach((variant) => {
+    if (!variant.template) return;
+    for (const name of templateVariables(variant.template)) {
+      const missing = suite.tasks.filter((t) => !Object.hasOwn(t.vars, name));
+      if (missing.length > 0) {
+        problems.push(
+          new HeldoutError("invalid-profile", `prompt variant "${variant.name}" uses {{${name}}}, which ${missing.length} task(s) do not set (first: ${missing[0]?.id} at ${suite.dir}/tasks.jsonl:${missing[0]?.line})`, {
+            file: sweep.file,
+            field: `prompts.${variant.name}.template`,
+          }),
+        );
+      }
+    }
+  });
+  if (problems.length === 1) throw problems[0];
+  if (problems.length > 1) throw new HeldoutErrors(problems);
+}

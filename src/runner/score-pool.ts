@@ -1,0 +1,25 @@
+import { Piscina } from "piscina";
+import type { Score } from "../core/types.js";
+import type { ScoreTask } from "./score-worker.js";
+
+/**
+ * Scoring, off the orchestrator's thread. One worker: the engine host needs the other cores, and
+ * the built-in scorers take microseconds; a slow scorer (a large JSON document, a heavy regex)
+ * then delays only the writing of its own record, never generation.
+ */
+export class ScorePool {
+  private readonly pool = new Piscina<ScoreTask, Score>({
+    filename: new URL("./score-worker.js", import.meta.url).href,
+    minThreads: 1,
+    maxThreads: 1,
+    idleTimeout: 60_000,
+  });
+
+  score(task: ScoreTask): Promise<Score> {
+    return this.pool.run(task);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}
