@@ -15,7 +15,10 @@ export interface ProgressState {
 export interface Progress {
   start(total: number): void;
   update(state: ProgressState): void;
+  /** Information; hidden by --quiet. */
   note(message: string): void;
+  /** Something went wrong or is unusual; shown even with --quiet. */
+  warn(message: string): void;
   finish(message: string): void;
 }
 
@@ -46,8 +49,14 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, quie
       stream.write(`\r\x1b[2K${line}`);
     },
     note(message) {
+      if (quiet) return;
       clear();
-      if (!quiet) stream.write(`${message}\n`);
+      stream.write(`${message}\n`);
+      if (live && line) stream.write(line);
+    },
+    warn(message) {
+      clear();
+      stream.write(`heldout: ${message}\n`);
       if (live && line) stream.write(line);
     },
     finish(message) {

@@ -66,7 +66,7 @@ export async function runBench(options: RunOptions): Promise<RunOutcome> {
   if (frozen.state === "unfrozen" && !options.allowUnfrozen) {
     throw new HeldoutError("suite-unfrozen", `refusing to run suite "${suite.name}": ${frozen.reason}. Re-freeze it (a new suite hash) or pass --allow-unfrozen.`, { file: options.suiteDir });
   }
-  if (frozen.state === "unfrozen") progress.note(`warning: running an unfrozen suite: ${frozen.reason}`);
+  if (frozen.state === "unfrozen") progress.warn(`warning: running an unfrozen suite: ${frozen.reason}`);
 
   const runId = options.runId ?? defaultRunId(suite.name);
   const dir = join(options.outDir, runId);
@@ -220,27 +220,29 @@ async function runGroup(g: GroupContext): Promise<"done" | "interrupted"> {
         g.tracker.cellsDone++;
       }
       await host.close();
+      host = undefined;
       return "done";
     } catch (error) {
       if (g.signal?.aborted) return "interrupted";
       const died = error instanceof HostDied;
       if (died && attempt < g.retries) {
-        g.tracker.note(`${label}: ${error.message.split("\n")[0]}; restarting it for its unfinished cells`);
+        g.tracker.warn(`${label}: ${error.message.split("\n")[0]}; restarting it for its unfinished cells`);
         continue;
       }
       // The host cannot go on: every unfinished generation of this group becomes a failed record.
       const message = died ? error.message : error instanceof ModelLoadFailed ? `model failed to load: ${error.message}` : (error as Error).message;
-      g.tracker.note(`${label}: ${message.split("\n")[0]}`);
+      g.tracker.warn(`${label}: ${message.split("\n")[0]}`);
       for (const cell of g.group) {
         const todo = todoOf(cell);
         if (todo.length === 0 && cell !== current) continue;
         await failCell(g, cell, todo, message);
         g.tracker.cellsDone++;
       }
-      host?.kill();
       return "done";
     } finally {
       g.signal?.removeEventListener("abort", onAbort);
+      // Interrupted, failed or dead: a host that was not closed cleanly must not outlive its run.
+      host?.kill();
     }
   }
 }
@@ -272,7 +274,7 @@ async function runCell(
     if (!item) return;
     writes.push(
       scoreAndWrite(g, cell, item.task, item.sample, prompt, generation).catch((error: unknown) => {
-        g.tracker.note(`could not record ${cell.modelId}/${item.task.id}: ${(error as Error).message}`);
+        g.tracker.warn(`could not record ${cell.modelId}/${item.task.id}: ${(error as Error).message}`);
       }),
     );
   });
@@ -390,6 +392,10 @@ class Tracker {
 
   note(message: string): void {
     this.progress.note(message);
+  }
+
+  warn(message: string): void {
+    this.progress.warn(message);
   }
 
   finish(): void {
