@@ -1,10 +1,10 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Summary } from "../src/core/summary.js";
 import type { RunRecord } from "../src/core/types.js";
-import { ROOT, heldout, readJsonl, tempDir } from "./helpers/cli.js";
+import { ROOT, copySuite, heldout, readJsonl, tempDir } from "./helpers/cli.js";
 
 /**
  * Sweeps through the real CLI: the plan, and surviving what long sweeps meet (kill -9 at any
@@ -181,5 +181,39 @@ describe("Ctrl-C", () => {
     const resumed = heldout(["run", "--resume", "int", "--out", out, "-q"]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(outputsByKey(join(out, "int", "records.jsonl")).size).toBe(320);
+  });
+});
+
+describe("a full disk", () => {
+  // A real ENOSPC: a 100 KiB tmpfs as the results folder (needs root, as CI and dev machines here have).
+  const tiny = tempDir("heldout-tiny-");
+  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=100k", "tmpfs", tiny]).status === 0;
+
+  it.skipIf(!mounted)("stops the run, keeps every record written, says how to resume, and the resume completes", () => {
+    try {
+      const r = heldout(sweepArgs(tiny, "full"));
+      expect(r.code).toBe(74);
+      expect(r.stderr).toMatch(/could not write a record \(ENOSPC[^)]*\); the run stopped, and every record written before is kept\. Free space, then resume with: heldout run --resume full --out /);
+      const moved = tempDir();
+      cpSync(join(tiny, "full"), join(moved, "full"), { recursive: true });
+      const resumed = heldout(["run", "--resume", "full", "--out", moved, "-q"]);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(outputsByKey(join(moved, "full", "records.jsonl")).size).toBe(320);
+    } finally {
+      spawnSync("umount", [tiny]);
+    }
+  });
+});
+
+describe("resume refuses a changed plan", () => {
+  it("names the suite change when the suite's content differs", () => {
+    const suite = copySuite("tinystories");
+    const out = tempDir();
+    const args = ["run", "--suite", suite, "--allow-unfrozen", "--model", "models/stories260k.yaml", "--out", out, "--run-id", "s", "-q"];
+    expect(heldout(args).code).toBe(0);
+    writeFileSync(join(suite, "tasks.jsonl"), readFileSync(join(suite, "tasks.jsonl"), "utf8").replace('"Lily"', '"Lucy"'));
+    const r = heldout(["run", "--resume", "s", "--out", out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/run "s" cannot be resumed: the suite's content changed/);
   });
 });

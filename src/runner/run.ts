@@ -63,16 +63,18 @@ export async function runBench(options: RunOptions): Promise<RunOutcome> {
   const progress = createProgress(process.stderr, options.quiet);
   const inputs = await loadInputs(options);
   const { suite, frozen } = inputs;
-  if (frozen.state === "unfrozen" && !options.allowUnfrozen) {
-    throw new HeldoutError("suite-unfrozen", `refusing to run suite "${suite.name}": ${frozen.reason}. Re-freeze it (a new suite hash) or pass --allow-unfrozen.`, { file: options.suiteDir });
-  }
-  if (frozen.state === "unfrozen") progress.warn(`warning: running an unfrozen suite: ${frozen.reason}`);
-
   const runId = options.runId ?? defaultRunId(suite.name);
   const dir = join(options.outDir, runId);
   const manifestPath = join(dir, MANIFEST_FILE);
   const resumed = existsSync(manifestPath);
-  const manifest = resumed ? checkResumable(readJson<RunManifest>(manifestPath), inputs, runId) : await newManifest(runId, options, inputs);
+  // A resume is checked against what the run started with first: that is the comparison that matters.
+  const previous = resumed ? checkResumable(readJson<RunManifest>(manifestPath), inputs, runId) : undefined;
+  const allowUnfrozen = options.allowUnfrozen || previous?.suite.frozen === false;
+  if (frozen.state === "unfrozen" && !allowUnfrozen) {
+    throw new HeldoutError("suite-unfrozen", `refusing to run suite "${suite.name}": ${frozen.reason}. Re-freeze it (a new suite hash) or pass --allow-unfrozen.`, { file: options.suiteDir });
+  }
+  if (frozen.state === "unfrozen") progress.warn(`warning: running an unfrozen suite: ${frozen.reason}`);
+  const manifest = previous ?? (await newManifest(runId, options, inputs));
   const store = new RunStore(dir);
   if (!resumed) writeJsonAtomic(store.path(MANIFEST_FILE), manifest);
 
@@ -89,17 +91,34 @@ export async function runBench(options: RunOptions): Promise<RunOutcome> {
   const pool = new ScorePool();
   let interrupted = false;
   const env = faultEnv();
+  // Stops the run from inside: a record that cannot be written (a full disk) must not be lost
+  // silently, so the run stops where it is, like Ctrl-C, and says why.
+  const stop = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  let writeError: Error | undefined;
+  const fatal = (error: Error) => {
+    writeError ??= error;
+    stop.abort();
+  };
   try {
     for (const group of groupCells(inputs.cells)) {
-      if (options.signal?.aborted) break;
+      if (signal.aborted) break;
       const model = inputs.resolved.get(group[0]?.modelId as string) as ResolvedModel;
-      const outcome = await runGroup({ group, model, suite, store, done, pool, tracker, promptFor, retries: options.retries ?? 0, signal: options.signal, env: env(group[0]?.modelId as string) });
+      const outcome = await runGroup({ group, model, suite, store, done, pool, tracker, promptFor, retries: options.retries ?? 0, signal, fatal, env: env(group[0]?.modelId as string) });
       if (outcome === "interrupted") interrupted = true;
     }
-    if (options.signal?.aborted) interrupted = true;
+    if (signal.aborted) interrupted = true;
   } finally {
     await pool.close();
     tracker.finish();
+  }
+  if (writeError) {
+    throw new HeldoutError(
+      "write-failed",
+      `could not write a record (${writeError.message}); the run stopped, and every record written before is kept. Free space, then resume with: heldout run --resume ${runId}${options.outDir === "results" ? "" : ` --out ${options.outDir}`}`,
+      { file: store.path("records.jsonl") },
+      74,
+    );
   }
   const summary = writeSummary(store, manifest);
   const failedCells = summary.cells.filter((c) => c.status === "failed").length;
@@ -182,7 +201,8 @@ interface GroupContext {
   tracker: Tracker;
   promptFor: (cell: PlannedCell, task: Task) => string;
   retries: number;
-  signal?: AbortSignal;
+  signal: AbortSignal;
+  fatal: (error: Error) => void;
   env: Record<string, string>;
 }
 
@@ -202,7 +222,7 @@ async function runGroup(g: GroupContext): Promise<"done" | "interrupted"> {
     let host: EngineHost | undefined;
     let current: PlannedCell | undefined;
     const onAbort = () => host?.abort();
-    g.signal?.addEventListener("abort", onAbort);
+    g.signal.addEventListener("abort", onAbort);
     try {
       host = await EngineHost.start(attempt === 0 ? g.env : {});
       g.tracker.note(`${label}: loading${attempt > 0 ? ` (restart ${attempt} of ${g.retries})` : ""}`);
@@ -213,7 +233,7 @@ async function runGroup(g: GroupContext): Promise<"done" | "interrupted"> {
           g.tracker.cellsDone++;
           continue;
         }
-        if (g.signal?.aborted) return "interrupted";
+        if (g.signal.aborted) return "interrupted";
         current = cell;
         const aborted = await runCell(g, host, cell, todo, loaded);
         if (aborted) return "interrupted";
@@ -223,7 +243,7 @@ async function runGroup(g: GroupContext): Promise<"done" | "interrupted"> {
       host = undefined;
       return "done";
     } catch (error) {
-      if (g.signal?.aborted) return "interrupted";
+      if (g.signal.aborted) return "interrupted";
       const died = error instanceof HostDied;
       if (died && attempt < g.retries) {
         g.tracker.warn(`${label}: ${error.message.split("\n")[0]}; restarting it for its unfinished cells`);
@@ -240,7 +260,7 @@ async function runGroup(g: GroupContext): Promise<"done" | "interrupted"> {
       }
       return "done";
     } finally {
-      g.signal?.removeEventListener("abort", onAbort);
+      g.signal.removeEventListener("abort", onAbort);
       // Interrupted, failed or dead: a host that was not closed cleanly must not outlive its run.
       host?.kill();
     }
@@ -273,9 +293,7 @@ async function runCell(
     const item = items.get(k);
     if (!item) return;
     writes.push(
-      scoreAndWrite(g, cell, item.task, item.sample, prompt, generation).catch((error: unknown) => {
-        g.tracker.warn(`could not record ${cell.modelId}/${item.task.id}: ${(error as Error).message}`);
-      }),
+      scoreAndWrite(g, cell, item.task, item.sample, prompt, generation).catch((error: unknown) => g.fatal(error as Error)),
     );
   });
   await Promise.all(writes);
