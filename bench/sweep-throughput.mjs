@@ -17,6 +17,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { getEngine, disposeEngines } from "../dist/backends/llama-engine.js";
 import { DEFAULT_RUNTIME } from "../dist/core/model-spec.js";
+import { rawLockstep } from "./raw-lockstep.mjs";
 
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const rounds = Number(process.argv[2] ?? 3);
@@ -49,42 +50,29 @@ function heldout(w, p, runId) {
 }
 
 async function raw(model, w, p, prompts) {
-  const context = await model.createContext({ sequences: p, contextSize: w.contextSize, threads: 1, flashAttention: false });
-  const slots = Array.from({ length: p }, () => ({ sequence: context.getSequence(), it: null, n: 0 }));
-  let next = 0;
-  let tokens = 0;
-  const t0 = performance.now();
-  for (;;) {
-    for (const s of slots)
-      if (!s.it && next < prompts.length) {
-        s.it = s.sequence.evaluate(prompts[next++].ids, { temperature: 0, topK: 0, topP: 1, minP: 0, seed: 42 })[Symbol.asyncIterator]();
-        s.n = 0;
-      }
-    const busy = slots.filter((s) => s.it);
-    if (busy.length === 0) break;
-    const steps = await Promise.all(busy.map((s) => s.it.next()));
-    for (let i = 0; i < busy.length; i++) {
-      const s = busy[i];
-      if (steps[i].done) {
-        s.it = null;
-      } else if (++s.n >= w.maxTokens) {
-        await s.it.return();
-        s.it = null;
-      }
-      if (!s.it) {
-        tokens += s.n;
-        await s.sequence.clearHistory();
-      }
-    }
-  }
-  const ms = performance.now() - t0;
-  await context.dispose();
-  return { rate: (tokens * 1000) / ms, tokens };
+  return rawLockstep(model, { p, maxTokens: w.maxTokens, contextSize: w.contextSize, prompts: prompts.map((x) => x.ids) });
+}
+
+/** The same raw loop in a fresh process, as heldout's engine hosts are (cold JIT, small heap). */
+function rawFresh(w, p, prompts) {
+  const file = join(work, `prompts-${w.name}.json`);
+  writeFileSync(file, JSON.stringify(prompts.map((x) => x.ids)));
+  const r = spawnSync(process.execPath, [join(root, "bench/raw-lockstep.mjs"), resolve(root, w.gguf), String(p), String(w.maxTokens), String(w.contextSize), file], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout.trim().split("\n").pop());
 }
 
 function batched(w, p, npp, ntg) {
-  const out = execFileSync(join(bin, "llama-batched-bench"), ["-m", resolve(root, w.gguf), "-c", String(Math.max(2048, p * (npp + ntg + 8))), "-b", "512", "-ub", "512", "-npp", String(npp), "-ntg", String(ntg), "-npl", String(p), "-t", "1", "-tb", "1", "--output-format", "jsonl"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-  const row = out.trim().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)).pop();
+  const args = ["-m", resolve(root, w.gguf), "-c", String(Math.max(2048, p * (npp + ntg + 8))), "-b", "512", "-ub", "512", "-npp", String(npp), "-ntg", String(ntg), "-npl", String(p), "-t", "1", "-tb", "1", "--output-format", "jsonl"];
+  let json = null;
+  let stderr = "";
+  for (let attempt = 0; attempt < 3 && !json; attempt++) {
+    const r = spawnSync(join(bin, "llama-batched-bench"), args, { encoding: "utf8" });
+    json = r.stdout.match(/\{"n_kv_max".*\}/g);
+    stderr = `status ${r.status} signal ${r.signal}\n${r.stderr.slice(-1500)}`;
+  }
+  if (!json) throw new Error(`llama-batched-bench printed no result for ${args.join(" ")}\n${stderr}`);
+  const row = JSON.parse(json[json.length - 1]);
   return { rate: (row.pl * row.tg) / row.t, tg: row.speed_tg };
 }
 
@@ -97,26 +85,29 @@ for (const w of workloads) {
   const npp = Math.round(warm.prompts.reduce((s, x) => s + x.ids.length, 0) / warm.prompts.length);
   const ntg = Math.max(1, Math.round(warm.prompts.reduce((s, x) => s + x.n, 0) / warm.prompts.length));
   for (const p of parallels) {
-    const h = [], r = [], b = [];
+    const h = [], r = [], f = [], b = [];
     for (let round = 0; round < rounds; round++) {
-      const order = [0, 1, 2].map((i) => (i + round) % 3);
+      const order = [0, 1, 2, 3].map((i) => (i + round) % 4);
       for (const k of order) {
         if (k === 0) h.push(heldout(w, p, `${w.name}-p${p}-r${round}`));
         if (k === 1) r.push(await raw(model, w, p, warm.prompts));
-        if (k === 2) b.push(batched(w, p, npp, ntg));
+        if (k === 2) f.push(rawFresh(w, p, warm.prompts));
+        if (k === 3) b.push(batched(w, p, npp, ntg));
       }
     }
     for (let i = 0; i < rounds; i++) if (h[i].tokens !== r[i].tokens) throw new Error(`${w.name} P=${p}: heldout generated ${h[i].tokens} tokens, raw ${r[i].tokens}`);
     const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)];
-    results.push({ model: w.name, p, npp, ntg, heldout: med(h.map((x) => x.rate)), raw: med(r.map((x) => x.rate)), batched: med(b.map((x) => x.rate)), batchedTg: med(b.map((x) => x.tg)), ratios: h.map((x, i) => x.rate / r[i].rate) });
+    results.push({ model: w.name, p, npp, ntg, heldout: med(h.map((x) => x.rate)), raw: med(r.map((x) => x.rate)), fresh: med(f.map((x) => x.rate)), batched: med(b.map((x) => x.rate)), batchedTg: med(b.map((x) => x.tg)), ratios: h.map((x, i) => x.rate / r[i].rate) });
   }
   await model.dispose();
 }
 await disposeEngines();
 console.log(`binary ${info.binary} (${info.cpuVariant ?? "?"}), threads 1, ${rounds} interleaved rounds per P, median of rounds; completion tokens/s over the generation phase`);
-console.log("model           P  prompt/compl tokens  heldout   raw node-llama-cpp  llama-batched-bench  heldout/raw  heldout/batched");
+console.log("raw (warm): the raw loop in this long-running process; raw (fresh): the same loop in a new process after the same ~300 ms warm-up heldout's hosts do");
+console.log("model           P  prompt/compl tokens  heldout  raw (warm)  raw (fresh)  batched-bench  heldout/raw warm  heldout/raw fresh  heldout/batched");
 for (const x of results) {
+  const cols = [x.heldout, x.raw, x.fresh, x.batched].map((v) => v.toFixed(0));
   console.log(
-    `${x.model.padEnd(14)} ${String(x.p).padStart(2)}  ${`${x.npp}/${x.ntg}`.padStart(19)}  ${x.heldout.toFixed(0).padStart(7)}  ${x.raw.toFixed(0).padStart(18)}  ${x.batched.toFixed(0).padStart(19)}  ${(x.heldout / x.raw).toFixed(3).padStart(11)}  ${(x.heldout / x.batched).toFixed(3).padStart(15)}`,
+    `${x.model.padEnd(14)} ${String(x.p).padStart(2)}  ${`${x.npp}/${x.ntg}`.padStart(19)}  ${cols[0].padStart(7)}  ${cols[1].padStart(10)}  ${cols[2].padStart(11)}  ${cols[3].padStart(13)}  ${(x.heldout / x.raw).toFixed(3).padStart(16)}  ${(x.heldout / x.fresh).toFixed(3).padStart(17)}  ${(x.heldout / x.batched).toFixed(3).padStart(15)}`,
   );
 }

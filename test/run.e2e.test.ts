@@ -117,7 +117,7 @@ describe("heldout run on stories260K", () => {
   it("prints a table with one row per model when --json is not given", () => {
     const t = heldout(["show", join(out, "first")]);
     expect(t.code).toBe(0);
-    expect(t.stdout).toMatch(/^model\s+pass\s+n\s+animals\s+feelings\s+names\s+objects\s+gen tok\/s/m);
-    expect(t.stdout).toMatch(/^stories260k\s+0\.\d{3}\s+40\s/m);
+    expect(t.stdout).toMatch(/^model\s+pass\s+95% CI\s+n\s+animals\s+feelings\s+names\s+objects\s+gen tok\/s/m);
+    expect(t.stdout).toMatch(/^stories260k\s+0\.\d{3}\s+0\.\d{3}–0\.\d{3}\s+40\s/m);
   });
 });

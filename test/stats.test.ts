@@ -147,7 +147,7 @@ describe("summarizeCell", () => {
     record({ area: null, score: FAIL, latencyMs: 300, ttftMs: 30, completionTokens: 0, output: "  \n" }),
     record({ area: "mul", score: FAIL, latencyMs: 5000, completionTokens: 0, finishReason: "error", error: "boom", output: "" }),
   ];
-  const s = summarizeCell({ cellId: "c1", modelId: "m1" }, 4, records, exec());
+  const s = summarizeCell({ cellId: "c1", modelId: "m1", label: {}, samples: 1 }, 4, records, exec());
 
   it("pass rate over all records", () => {
     expect([s.n, s.passed, s.passRate, s.expected]).toEqual([4, 1, 0.25, 4]);
@@ -155,11 +155,20 @@ describe("summarizeCell", () => {
 
   it("per-area rates, sorted, records without an area under (none)", () => {
     expect(NO_AREA).toBe("(none)");
-    expect(s.areas).toEqual([
+    expect(s.areas.map(({ passRateInterval: _, ...rest }) => rest)).toEqual([
       { area: "(none)", n: 1, passed: 0, passRate: 0 },
       { area: "add", n: 2, passed: 1, passRate: 0.5 },
       { area: "mul", n: 1, passed: 0, passRate: 0 },
     ]);
+    // Wilson 95% by hand (z = 1.95996, z² = 3.84146): 0 of 1 → centre = (z²/2)/(1 + z²) = 0.39672 and
+    // half-width = z/(1 + z²)·√(z²/4) = 0.39672, so [0, 0.79344]; 1 of 2 → centre 0.5, half-width
+    // z/(1 + z²/2)·√(0.25/2 + z²/16) = 0.40547, so [0.09453, 0.90547].
+    const [none, add] = s.areas;
+    expect(none?.passRateInterval?.method).toBe("wilson");
+    expect(none?.passRateInterval?.low).toBeCloseTo(0, 5);
+    expect(none?.passRateInterval?.high).toBeCloseTo(0.79344, 4);
+    expect(add?.passRateInterval?.low).toBeCloseTo(0.09453, 4);
+    expect(add?.passRateInterval?.high).toBeCloseTo(0.90547, 4);
   });
 
   it("failures: errors, timeouts and empty outputs (whitespace counts as empty; an errored one is not also empty)", () => {
@@ -199,18 +208,18 @@ describe("summarizeCell", () => {
   });
 
   it("status: incomplete when records are missing or no execution was recorded", () => {
-    expect(summarizeCell({ cellId: "c1", modelId: "m1" }, 5, records, exec()).status).toBe("incomplete");
-    expect(summarizeCell({ cellId: "c1", modelId: "m1" }, 4, records, undefined).status).toBe("incomplete");
+    expect(summarizeCell({ cellId: "c1", modelId: "m1", label: {}, samples: 1 }, 5, records, exec()).status).toBe("incomplete");
+    expect(summarizeCell({ cellId: "c1", modelId: "m1", label: {}, samples: 1 }, 4, records, undefined).status).toBe("incomplete");
   });
 
   it("status: failed when the cell's execution has an error, which is passed on", () => {
-    const f = summarizeCell({ cellId: "c1", modelId: "m1" }, 4, records, exec({ error: "out of memory" }));
+    const f = summarizeCell({ cellId: "c1", modelId: "m1", label: {}, samples: 1 }, 4, records, exec({ error: "out of memory" }));
     expect(f.status).toBe("failed");
     expect(f.error).toBe("out of memory");
   });
 
   it("aggregate tokens/s is null without a wall time, with zero wall time, or when nothing ran", () => {
-    const cell = { cellId: "c1", modelId: "m1" };
+    const cell = { cellId: "c1", modelId: "m1", label: {}, samples: 1 };
     expect(summarizeCell(cell, 4, records, exec({ generationWallMs: null })).aggregateCompletionTokensPerSecond).toBeNull();
     expect(summarizeCell(cell, 4, records, exec({ generationWallMs: 0 })).aggregateCompletionTokensPerSecond).toBeNull();
     expect(summarizeCell(cell, 4, records, undefined).aggregateCompletionTokensPerSecond).toBeNull();
@@ -219,12 +228,12 @@ describe("summarizeCell", () => {
   });
 
   it("timeouts are counted as timeouts, not as empty outputs", () => {
-    const t = summarizeCell({ cellId: "c1", modelId: "m1" }, 2, [record({ finishReason: "timeout", output: "" }), record({ score: PASS })], exec());
+    const t = summarizeCell({ cellId: "c1", modelId: "m1", label: {}, samples: 1 }, 2, [record({ finishReason: "timeout", output: "" }), record({ score: PASS })], exec());
     expect(t.failures).toEqual({ errors: 0, timeouts: 1, empty: 0, total: 1, rate: 0.5 });
   });
 
   it("no records: rates and percentiles are null, not 0 or NaN", () => {
-    const e = summarizeCell({ cellId: "c1", modelId: "m1" }, 3, [], undefined);
+    const e = summarizeCell({ cellId: "c1", modelId: "m1", label: {}, samples: 1 }, 3, [], undefined);
     expect(e.status).toBe("incomplete");
     expect([e.n, e.passed, e.passRate]).toEqual([0, 0, null]);
     expect(e.areas).toEqual([]);

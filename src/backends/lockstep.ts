@@ -1,4 +1,4 @@
-import type { LlamaContext, LlamaContextSequence, LlamaModel, SequenceEvaluateOptions, Token } from "node-llama-cpp";
+import type { LlamaContextSequence, LlamaModel, SequenceEvaluateOptions, Token } from "node-llama-cpp";
 import type { FinishReason, Generation } from "../core/types.js";
 import type { GenerationRequest } from "./backend.js";
 
@@ -28,12 +28,12 @@ type StepOutcome = { ok: true; result: IteratorResult<Token, void> } | { ok: fal
 
 export async function runLockstep(
   model: LlamaModel,
-  context: LlamaContext,
+  sequences: readonly LlamaContextSequence[],
   requests: readonly GenerationRequest[],
   onResult: (r: GenerationRequest, g: Generation) => Promise<void> | void,
   signal?: AbortSignal,
 ): Promise<{ wallMs: number; aborted: boolean }> {
-  const slots: Slot[] = Array.from({ length: context.totalSequences }, () => ({ sequence: context.getSequence() }));
+  const slots: Slot[] = sequences.map((sequence) => ({ sequence }));
   let next = 0;
   let firstStart: number | undefined;
   let lastEnd: number | undefined;

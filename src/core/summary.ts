@@ -1,4 +1,6 @@
+import { adjustComparisons, pairedComparison } from "../stats/paired.js";
 import { mean, percentile } from "./percentile.js";
+import { cellConsistency, outcomesByTask, percentileBounds, rateInterval, type Bounds, type CellConsistency, type RateInterval } from "./summary-stats.js";
 import type { RunRecord } from "./types.js";
 
 /**
@@ -33,6 +35,7 @@ export interface AreaSummary {
   n: number;
   passed: number;
   passRate: number | null;
+  passRateInterval: RateInterval | null;
 }
 
 export interface CellSummary {
@@ -46,11 +49,17 @@ export interface CellSummary {
   n: number;
   passed: number;
   passRate: number | null;
+  /** 95%: Wilson with one sample per task, else a percentile bootstrap over tasks. */
+  passRateInterval: RateInterval | null;
   areas: AreaSummary[];
   latencyMs: { p50: number | null; p95: number | null; p99: number | null; mean: number | null };
   ttftMs: { p50: number | null; p95: number | null };
   promptTokensPerSecond: { median: number | null; p5: number | null };
   generationTokensPerSecond: { median: number | null; p5: number | null };
+  /** 95% percentile-bootstrap bounds over generations of the figures above. */
+  intervals: { latencyP50: Bounds; latencyP95: Bounds; latencyP99: Bounds; ttftP50: Bounds; generationTokensPerSecondMedian: Bounds };
+  /** With several samples per task: pass@1, pass@k, pass^k, tasks failing in every sample, least stable tasks. */
+  consistency: CellConsistency | null;
   tokens: { prompt: number; completion: number; completionPerTask: number | null };
   /** Completion tokens of every sequence together ÷ generation wall time: what the engine delivered. */
   aggregateCompletionTokensPerSecond: number | null;
@@ -69,6 +78,8 @@ export interface Summary {
   cells: CellSummary[];
   /** Per model, its cell with the highest pass rate (ties: higher generation tokens/s). */
   best: { modelId: string; cellId: string; passRate: number | null; label: Record<string, string> }[];
+  /** Every other cell against the first (the baseline), Holm-adjusted when there are several. */
+  comparisons: BaselineComparison[];
 }
 
 export const NO_AREA = "(none)";
@@ -80,7 +91,7 @@ export function summarizeCell(cell: CellInfo, expected: number, records: readonl
   const areas = areaNames.map((area) => {
     const rs = records.filter((r) => (r.area ?? NO_AREA) === area);
     const ok = rs.filter((r) => r.score.pass).length;
-    return { area, n: rs.length, passed: ok, passRate: rs.length ? ok / rs.length : null };
+    return { area, n: rs.length, passed: ok, passRate: rs.length ? ok / rs.length : null, passRateInterval: rateInterval(rs) };
   });
   // Timing figures from generations that ran. A timed-out one counts: its latency (at least the
   // timeout) is the tail a user must see. A failed request has no meaningful latency.
@@ -107,11 +118,18 @@ export function summarizeCell(cell: CellInfo, expected: number, records: readonl
     n,
     passed,
     passRate: n ? passed / n : null,
+    passRateInterval: rateInterval(records),
     areas,
     latencyMs: { p50: percentile(latency, 50), p95: percentile(latency, 95), p99: percentile(latency, 99), mean: mean(latency) },
     ttftMs: { p50: percentile(ttft, 50), p95: percentile(ttft, 95) },
     promptTokensPerSecond: { median: percentile(pps, 50), p5: percentile(pps, 5) },
     generationTokensPerSecond: { median: percentile(gps, 50), p5: percentile(gps, 5) },
+    intervals: {
+      ...latencyBounds(latency),
+      ttftP50: percentileBounds(ttft, [50])[0] ?? null,
+      generationTokensPerSecondMedian: percentileBounds(gps, [50])[0] ?? null,
+    },
+    consistency: cellConsistency(records, cell.samples),
     tokens: { prompt, completion, completionPerTask: n ? completion / n : null },
     aggregateCompletionTokensPerSecond: wall && wall > 0 && ran.length ? (completion * 1000) / wall : null,
     loadMs: exec?.loadMs ?? null,
@@ -120,6 +138,58 @@ export function summarizeCell(cell: CellInfo, expected: number, records: readonl
     failures: { errors, timeouts, empty, total: errors + timeouts + empty, rate: n ? (errors + timeouts + empty) / n : null },
     error: exec?.error ?? null,
   };
+}
+
+function latencyBounds(latency: number[]): { latencyP50: Bounds; latencyP95: Bounds; latencyP99: Bounds } {
+  const [p50, p95, p99] = percentileBounds(latency, [50, 95, 99]);
+  return { latencyP50: p50 ?? null, latencyP95: p95 ?? null, latencyP99: p99 ?? null };
+}
+
+/** One cell against the run's first cell (its baseline), on their common tasks. */
+export interface BaselineComparison {
+  baseline: string;
+  candidate: string;
+  tasks: number;
+  /** candidate − baseline pass rate, with its paired-bootstrap 95% interval. */
+  difference: number | null;
+  low: number | null;
+  high: number | null;
+  candidateWins: number;
+  baselineWins: number;
+  ties: number;
+  pValue: number;
+  /** Holm-adjusted over all comparisons with the baseline. */
+  pAdjusted: number | null;
+  minimalDetectableDifference: number | null;
+  significant: boolean;
+  verdict: string;
+}
+
+export function compareWithBaseline(cells: readonly CellInfo[], records: readonly RunRecord[]): BaselineComparison[] {
+  const [base, ...others] = cells;
+  if (!base || others.length === 0) return [];
+  const outcomes = (id: string) => outcomesByTask(records.filter((r) => r.cellId === id));
+  const a = outcomes(base.cellId);
+  const raw = others.map((c) => pairedComparison(a, outcomes(c.cellId), { names: { a: base.cellId, b: c.cellId } }));
+  // Several candidates against one baseline are a family of tests: Holm keeps the chance of any
+  // false "better/worse" at 5%.
+  const results = raw.length > 1 ? adjustComparisons(raw) : raw;
+  return results.map((r, i) => ({
+    baseline: base.cellId,
+    candidate: (others[i] as CellInfo).cellId,
+    tasks: r.tasks,
+    difference: r.difference,
+    low: r.low,
+    high: r.high,
+    candidateWins: r.bWins,
+    baselineWins: r.aWins,
+    ties: r.ties,
+    pValue: r.pValue,
+    pAdjusted: r.pAdjusted,
+    minimalDetectableDifference: r.mdd,
+    significant: r.significant,
+    verdict: r.verdict,
+  }));
 }
 
 export function summarize(
@@ -143,7 +213,14 @@ export function summarize(
       [...executions].reverse().find((e) => e.cellId === c.cellId),
     ),
   );
-  return { schemaVersion: SUMMARY_SCHEMA_VERSION, runId: run.runId, suite: run.suite, cells: summaries, best: bestPerModel(summaries) };
+  return {
+    schemaVersion: SUMMARY_SCHEMA_VERSION,
+    runId: run.runId,
+    suite: run.suite,
+    cells: summaries,
+    best: bestPerModel(summaries),
+    comparisons: compareWithBaseline(cells, records),
+  };
 }
 
 export function bestPerModel(cells: readonly CellSummary[]): Summary["best"] {

@@ -34,6 +34,10 @@ export function formatBytes(v: number | null): string {
   return `${x.toFixed(x < 10 && i > 0 ? 1 : 0)} ${units[i]}`;
 }
 
+function formatPct(v: number | null): string {
+  return v === null ? "–" : `${(v * 100).toFixed(1)}%`;
+}
+
 export function sortCells(cells: readonly CellSummary[], by: SortKey): CellSummary[] {
   const list = [...cells];
   const asc = (f: (c: CellSummary) => number | null) => (a: CellSummary, b: CellSummary) => (f(a) ?? Infinity) - (f(b) ?? Infinity);
@@ -62,7 +66,7 @@ export function summaryTable(summary: Summary, color: boolean, sortBy: SortKey =
   const cells = sortCells(summary.cells, sortBy);
   const swept = [...new Set(cells.flatMap((c) => Object.keys(c.label)))];
   const areas = [...new Set(cells.flatMap((c) => c.areas.map((a) => a.area)))].sort();
-  const header = ["model", ...swept.map(shortName), "pass", "n", ...areas, "gen tok/s", "prompt tok/s", "TTFT p50", "lat p50", "p95", "p99 ms", "load ms", "peak RSS", "fail"];
+  const header = ["model", ...swept.map(shortName), "pass", "95% CI", "n", ...areas, "gen tok/s", "prompt tok/s", "TTFT p50", "lat p50", "p95", "p99 ms", "load ms", "peak RSS", "fail"];
   const rows = cells.map((c) => row(c, swept, areas));
   const left = 1 + swept.length;
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
@@ -72,8 +76,17 @@ export function summaryTable(summary: Summary, color: boolean, sortBy: SortKey =
   const samples = [...new Set(cells.map((c) => c.samples))];
   const notes = [
     `suite ${summary.suite.name} (${summary.suite.tasks} tasks${samples.some((s) => s > 1) ? ` × ${samples.join("/")} samples` : ""}, sha256 ${summary.suite.hash.slice(0, 12)}…); run ${summary.runId}`,
-    "pass: share of generations scored as passing; area columns: pass rate per area; tok/s: median per generation; latency: end-to-end, ms",
+    "pass: share of generations scored as passing (95% CI: Wilson, or a bootstrap over tasks with several samples); area columns: pass rate per area; tok/s: median per generation; latency: end-to-end, ms",
   ];
+  if (summary.comparisons.length > 0) {
+    const base = summary.comparisons[0]?.baseline;
+    notes.push(`against the first cell (${base})${summary.comparisons.length > 1 ? ", p Holm-adjusted over these comparisons" : ""}:`);
+    for (const c of summary.comparisons) notes.push(`  ${c.candidate}: ${c.verdict}`);
+  }
+  for (const c of cells) {
+    const k = c.consistency;
+    if (k) notes.push(`${c.cellId}: ${k.k} samples: pass@1 ${formatRate(k.pass1)}, pass@${k.k} ${formatRate(k.passAtK)}, pass^${k.k} ${formatRate(k.passHatK)}; ${formatPct(k.allFail)} of tasks fail in every sample, ${formatPct(k.unstable)} are unstable`);
+  }
   const perModel = new Map<string, number>();
   for (const c of cells) perModel.set(c.modelId, (perModel.get(c.modelId) ?? 0) + 1);
   if ([...perModel.values()].some((n) => n > 1)) {
@@ -94,6 +107,7 @@ function row(c: CellSummary, swept: string[], areas: string[]): string[] {
     c.modelId,
     ...swept.map((k) => c.label[k] ?? ""),
     formatRate(c.passRate),
+    c.passRateInterval ? `${c.passRateInterval.low.toFixed(3)}–${c.passRateInterval.high.toFixed(3)}` : "–",
     String(c.n),
     ...areas.map((a) => formatRate(c.areas.find((x) => x.area === a)?.passRate ?? null)),
     formatNumber(c.generationTokensPerSecond.median),

@@ -7,8 +7,10 @@
 import { LlamaBackend } from "../backends/llama.js";
 import { disposeEngines } from "../backends/llama-engine.js";
 import { startMemorySampler } from "../system/memory.js";
-import type { FromHost, ToHost } from "./host-protocol.js";
+import type { FromHost, HostResult, ToHost } from "./host-protocol.js";
 
+/** At most this long between a generation's end and its result reaching the orchestrator. */
+const FLUSH_MS = 25;
 const backend = new LlamaBackend();
 let abort = new AbortController();
 let memory = startMemorySampler(() => backend.vramUsedBytes());
@@ -41,6 +43,18 @@ async function handle(message: ToHost): Promise<void> {
       await memory.stop();
       memory = startMemorySampler(() => backend.vramUsedBytes());
       const byKey = new Map(message.requests.map((r) => [r.key, r]));
+      // Results go out in small batches: one message per generation costs the orchestrator (and
+      // with it this machine's other core) more than the generation itself for tiny models.
+      let buffer: HostResult[] = [];
+      let timer: NodeJS.Timeout | undefined;
+      const flush = () => {
+        clearTimeout(timer);
+        timer = undefined;
+        if (buffer.length === 0) return Promise.resolve();
+        const items = buffer;
+        buffer = [];
+        return send({ type: "results", batch: message.batch, items });
+      };
       const requests = message.requests.map((r) => ({
         key: r.key,
         prompt: backend.preparePrompt(r.text, r.chatTemplate, r.system),
@@ -53,11 +67,16 @@ async function handle(message: ToHost): Promise<void> {
         message.context,
         async (request, generation) => {
           if (!byKey.has(request.key)) return;
-          await send({ type: "result", batch: message.batch, key: request.key, prompt: request.prompt, generation });
-          if (abortAfter !== undefined && ++results >= abortAfter) process.abort();
+          buffer.push({ key: request.key, prompt: request.prompt, generation });
+          timer ??= setTimeout(() => void flush(), FLUSH_MS);
+          if (abortAfter !== undefined && ++results >= abortAfter) {
+            await flush();
+            process.abort();
+          }
         },
         abort.signal,
       );
+      await flush();
       const batchMemory = await memory.stop();
       memory = startMemorySampler(() => backend.vramUsedBytes());
       await send({ type: "batchDone", batch: message.batch, wallMs: result.wallMs, context: result.context, aborted: result.aborted, memory: batchMemory });

@@ -1,8 +1,8 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { ContextSettings, LoadedModelInfo, PreparedPrompt } from "../backends/backend.js";
-import type { Generation, RuntimeSettings } from "../core/types.js";
-import type { FromHost, HostRequest, MemoryPeak, ToHost } from "./host-protocol.js";
+import type { ContextSettings, LoadedModelInfo } from "../backends/backend.js";
+import type { RuntimeSettings } from "../core/types.js";
+import type { FromHost, HostRequest, HostResult, MemoryPeak, ToHost } from "./host-protocol.js";
 
 /** The orchestrator's handle on one engine host process (see engine-host.ts). */
 
@@ -30,7 +30,7 @@ export class EngineHost {
   private stderr = "";
   private pending?: Pending;
   private death?: HostDied;
-  private onResult?: (key: string, prompt: PreparedPrompt, generation: Generation) => void;
+  private onResults?: (items: HostResult[]) => void;
   private batch = 0;
 
   private constructor(private readonly child: ChildProcess) {
@@ -76,14 +76,14 @@ export class EngineHost {
     return { info: m.info, memory: m.memory };
   }
 
-  /** Generates a batch; `onResult` is called for each finished request as it arrives. */
-  async generate(requests: HostRequest[], context: ContextSettings, onResult: (key: string, prompt: PreparedPrompt, generation: Generation) => void): Promise<BatchDone> {
+  /** Generates a batch; `onResults` is called with finished requests as they arrive. */
+  async generate(requests: HostRequest[], context: ContextSettings, onResults: (items: HostResult[]) => void): Promise<BatchDone> {
     const batch = ++this.batch;
-    this.onResult = onResult;
+    this.onResults = onResults;
     const reply = this.wait((m) => m.type === "batchDone" && m.batch === batch);
     this.post({ type: "generate", batch, requests, context });
     const m = await reply;
-    this.onResult = undefined;
+    this.onResults = undefined;
     if (m.type !== "batchDone") throw new Error(`unexpected reply ${m.type}`);
     return { wallMs: m.wallMs, context: m.context, aborted: m.aborted, memory: m.memory };
   }
@@ -110,8 +110,8 @@ export class EngineHost {
   }
 
   private receive(m: FromHost): void {
-    if (m.type === "result") {
-      this.onResult?.(m.key, m.prompt, m.generation);
+    if (m.type === "results") {
+      this.onResults?.(m.items);
       return;
     }
     if (this.pending?.accept(m)) {

@@ -23,6 +23,12 @@ export type ToHost =
   | { type: "abort" }
   | { type: "exit" };
 
+export interface HostResult {
+  key: string;
+  prompt: PreparedPrompt;
+  generation: Generation;
+}
+
 export interface MemoryPeak {
   peakRssBytes: number;
   peakVramBytes: number | null;
@@ -32,5 +38,5 @@ export type FromHost =
   | { type: "ready"; pid: number }
   | { type: "loaded"; info: LoadedModelInfo; memory: MemoryPeak }
   | { type: "loadFailed"; error: string }
-  | { type: "result"; batch: number; key: string; prompt: PreparedPrompt; generation: Generation }
+  | { type: "results"; batch: number; items: HostResult[] }
   | { type: "batchDone"; batch: number; wallMs: number; context: Record<string, unknown>; aborted: boolean; memory: MemoryPeak };

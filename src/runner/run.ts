@@ -289,12 +289,12 @@ async function runCell(
     };
   });
   const writes: Promise<void>[] = [];
-  const batch = await host.generate(requests, { ...contextOf(cell) }, (k, prompt, generation) => {
-    const item = items.get(k);
-    if (!item) return;
-    writes.push(
-      scoreAndWrite(g, cell, item.task, item.sample, prompt, generation).catch((error: unknown) => g.fatal(error as Error)),
-    );
+  const batch = await host.generate(requests, { ...contextOf(cell) }, (results) => {
+    const known = results.flatMap((r) => {
+      const item = items.get(r.key);
+      return item ? [{ ...item, prompt: r.prompt, generation: r.generation }] : [];
+    });
+    writes.push(scoreAndWrite(g, cell, known).catch((error: unknown) => g.fatal(error as Error)));
   });
   await Promise.all(writes);
   if (batch.aborted) return true;
@@ -324,14 +324,19 @@ function contextOf(cell: PlannedCell) {
   };
 }
 
-async function scoreAndWrite(g: GroupContext, cell: PlannedCell, task: Task, sample: number, prompt: PreparedPrompt, gen: Generation): Promise<void> {
-  const score = gen.error
-    ? { pass: false, value: 0, reason: `generation failed: ${gen.error}` }
-    : await g.pool.score({ spec: task.scorer ?? g.suite.scorer, output: gen.text, expected: task.expected });
-  const record = toRecord(g.store.dir, g.suite, cell, task, sample, prompt.text, gen, score);
-  g.store.appendRecord(record);
-  g.done.add(key(cell.id, task.id, sample));
-  g.tracker.record(record);
+/** Scores a batch of results off-thread, then appends their records in one write. */
+async function scoreAndWrite(g: GroupContext, cell: PlannedCell, results: { task: Task; sample: number; prompt: PreparedPrompt; generation: Generation }[]): Promise<void> {
+  const scorable = results.filter((r) => !r.generation.error);
+  const scores = await g.pool.score(scorable.map((r) => ({ spec: r.task.scorer ?? g.suite.scorer, output: r.generation.text, expected: r.task.expected })));
+  const byResult = new Map(scorable.map((r, i) => [r, scores[i] as RunRecord["score"]]));
+  const records = results.map((r) =>
+    toRecord(g.store.dir, g.suite, cell, r.task, r.sample, r.prompt.text, r.generation, byResult.get(r) ?? { pass: false, value: 0, reason: `generation failed: ${r.generation.error}` }),
+  );
+  g.store.appendRecords(records);
+  for (const record of records) {
+    g.done.add(key(cell.id, record.taskId, record.sample));
+    g.tracker.record(record);
+  }
 }
 
 async function failCell(g: GroupContext, cell: PlannedCell, todo: { task: Task; sample: number }[], message: string): Promise<void> {

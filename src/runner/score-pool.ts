@@ -8,15 +8,15 @@ import type { ScoreTask } from "./score-worker.js";
  * then delays only the writing of its own record, never generation.
  */
 export class ScorePool {
-  private readonly pool = new Piscina<ScoreTask, Score>({
+  private readonly pool = new Piscina<ScoreTask[], Score[]>({
     filename: new URL("./score-worker.js", import.meta.url).href,
     minThreads: 1,
     maxThreads: 1,
     idleTimeout: 60_000,
   });
 
-  score(task: ScoreTask): Promise<Score> {
-    return this.pool.run(task);
+  score(tasks: ScoreTask[]): Promise<Score[]> {
+    return tasks.length === 0 ? Promise.resolve([]) : this.pool.run(tasks);
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,7 @@ export interface ScoreTask {
   expected: JsonValue | undefined;
 }
 
-export default function score(task: ScoreTask): Score {
-  return scoreOutput(task.spec, task.output, task.expected);
+/** Scores a batch: one message per batch, not per record, keeps the hand-off cost negligible. */
+export default function score(tasks: ScoreTask[]): Score[] {
+  return tasks.map((t) => scoreOutput(t.spec, t.output, t.expected));
 }

@@ -72,7 +72,13 @@ export class RunStore {
   }
 
   appendRecord(record: RunRecord): void {
-    appendFileSync(this.path(RECORDS_FILE), `${JSON.stringify(record)}\n`);
+    this.appendRecords([record]);
+  }
+
+  /** One write for many records: a kill can tear only the last line, which the next open drops. */
+  appendRecords(records: readonly RunRecord[]): void {
+    if (records.length === 0) return;
+    appendFileSync(this.path(RECORDS_FILE), records.map((r) => `${JSON.stringify(r)}\n`).join(""));
   }
 
   appendCell(cell: CellExecution): void {

@@ -1,0 +1,73 @@
+import { Option, type Command } from "commander";
+import { readFileSync } from "node:fs";
+import { compareCells, isRegression } from "../core/compare.js";
+import { HeldoutError } from "../core/errors.js";
+import { formatComparison, type CompareFormat } from "../report/compare.js";
+import { leaderboardText, parseLeaderboard } from "../report/leaderboard.js";
+import { loadRun, resolveCell, type CellRef } from "../store/runs.js";
+
+export const EXIT_REGRESSION = 1;
+
+interface CompareFlags {
+  force?: boolean;
+  failOnRegression?: string | boolean;
+  format: CompareFormat;
+  leaderboard?: string;
+  out: string;
+}
+
+export function registerCompare(program: Command): void {
+  program
+    .command("compare")
+    .description("compare two cells (runs, models or settings) on the same tasks: is the gap real?")
+    .argument("<a>", "baseline: a run id or folder, or RUN:CELL (a cell id, its prefix, or a model id)")
+    .argument("[b]", "candidate, the same way")
+    .option("--force", "compare runs of different suite hashes on their common task ids")
+    .option("--fail-on-regression [points]", "exit 1 when the candidate is significantly worse by more than this many points (default 0)")
+    .option("--leaderboard <file.csv>", "rank correlation (Kendall τ) between a public leaderboard (columns: model,score) and the run <a>")
+    .addOption(new Option("--format <format>", "output format").choices(["table", "markdown", "json", "csv"]).default("table"))
+    .option("--out <dir>", "results root for run ids", "results")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  heldout compare results/old results/new --fail-on-regression 2
+  heldout compare myrun:arith-step300 myrun:arith-step1500 --format markdown
+  heldout compare myrun --leaderboard public.csv`,
+    )
+    .action((aRef: string, bRef: string | undefined, flags: CompareFlags) => {
+      if (flags.leaderboard) {
+        const run = loadRun(aRef, flags.out);
+        const board = parseLeaderboard(flags.leaderboard, readFileSync(flags.leaderboard, "utf8"));
+        process.stdout.write(`${leaderboardText(run.summary, board, flags.format)}\n`);
+        return;
+      }
+      if (!bRef) throw new HeldoutError("invalid-option", "compare needs two cells (or --leaderboard with one run)");
+      const a = resolveCell(aRef, flags.out);
+      const b = resolveCell(bRef, flags.out);
+      let common: Set<string> | undefined;
+      if (a.run.summary.suite.hash !== b.run.summary.suite.hash) {
+        if (!flags.force) {
+          throw new HeldoutError(
+            "suite-mismatch",
+            `the two runs used different suites (${a.run.summary.suite.name} sha256 ${a.run.summary.suite.hash.slice(0, 12)}… and ${b.run.summary.suite.name} sha256 ${b.run.summary.suite.hash.slice(0, 12)}…); a changed suite is never compared silently. --force compares their common task ids only`,
+          );
+        }
+        const idsOf = (r: CellRef) => new Set(r.run.records.filter((x) => x.cellId === r.cell.cellId).map((x) => x.taskId));
+        const inB = idsOf(b);
+        common = new Set([...idsOf(a)].filter((id) => inB.has(id)));
+        process.stderr.write(`heldout: warning: different suites; comparing the ${common.size} task ids both have\n`);
+      }
+      const side = (r: CellRef, ref: string) => ({ name: ref, cell: r.cell, records: r.run.records.filter((x) => x.cellId === r.cell.cellId) });
+      const comparison = compareCells(side(a, aRef), side(b, bRef), common);
+      process.stdout.write(`${formatComparison(comparison, flags.format)}\n`);
+      if (flags.failOnRegression !== undefined && flags.failOnRegression !== false) {
+        const threshold = flags.failOnRegression === true ? 0 : Number(flags.failOnRegression);
+        if (!Number.isFinite(threshold) || threshold < 0) throw new HeldoutError("invalid-option", `--fail-on-regression takes a number of points ≥ 0, got ${flags.failOnRegression}`);
+        if (isRegression(comparison.overall, threshold)) {
+          process.stderr.write(`heldout: regression: ${bRef} is worse than ${aRef} by more than ${threshold} points (${comparison.overall.verdict})\n`);
+          process.exitCode = EXIT_REGRESSION;
+        }
+      }
+    });
+}

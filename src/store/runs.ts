@@ -1,0 +1,50 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { HeldoutError } from "../core/errors.js";
+import type { CellSummary, Summary } from "../core/summary.js";
+import type { RunRecord } from "../core/types.js";
+import type { RunManifest } from "../runner/run.js";
+import { MANIFEST_FILE, readJson, RunStore, SUMMARY_FILE } from "./results.js";
+
+/** A finished run read back from its folder: what `show`, `compare` and reports work from. */
+export interface LoadedRun {
+  dir: string;
+  manifest: RunManifest;
+  summary: Summary;
+  records: RunRecord[];
+}
+
+/** `run` is a run folder or a run id under `resultsRoot`. */
+export function loadRun(run: string, resultsRoot = "results"): LoadedRun {
+  const dir = existsSync(join(run, SUMMARY_FILE)) ? run : join(resultsRoot, run);
+  const summaryFile = join(dir, SUMMARY_FILE);
+  if (!existsSync(summaryFile)) throw new HeldoutError("run-not-found", `no run here (no ${SUMMARY_FILE})`, { file: dir });
+  const store = new RunStore(dir);
+  return { dir, manifest: readJson<RunManifest>(join(dir, MANIFEST_FILE)), summary: readJson<Summary>(summaryFile), records: store.records() };
+}
+
+export interface CellRef {
+  run: LoadedRun;
+  cell: CellSummary;
+}
+
+/**
+ * `RUN` (a run with one cell), or `RUN:CELL` where CELL is a cell id, a unique prefix of one, or
+ * a model id with exactly one cell in the run.
+ */
+export function resolveCell(ref: string, resultsRoot = "results"): CellRef {
+  const colon = ref.lastIndexOf(":");
+  const [runPart, cellPart] = colon > 0 && !existsSync(ref) ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, undefined];
+  const run = loadRun(runPart, resultsRoot);
+  const cells = run.summary.cells;
+  const list = () => cells.map((c) => `${c.cellId}${Object.keys(c.label).length ? ` (${Object.entries(c.label).map(([k, v]) => `${k}=${v}`).join(", ")})` : ""}`).join("\n  ");
+  if (cellPart === undefined) {
+    if (cells.length === 1) return { run, cell: cells[0] as CellSummary };
+    throw new HeldoutError("ambiguous-cell", `run ${runPart} has ${cells.length} cells; name one as ${runPart}:<cell id or model id>:\n  ${list()}`);
+  }
+  const matches = cells.filter((c) => c.cellId === cellPart || c.cellId.startsWith(cellPart) || c.modelId === cellPart);
+  const exact = matches.filter((c) => c.cellId === cellPart);
+  const chosen = exact.length === 1 ? exact : matches;
+  if (chosen.length === 1) return { run, cell: chosen[0] as CellSummary };
+  throw new HeldoutError("ambiguous-cell", `${chosen.length === 0 ? "no" : "more than one"} cell of run ${runPart} matches "${cellPart}"; its cells:\n  ${list()}`);
+}
