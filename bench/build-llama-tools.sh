@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds llama.cpp's own tools (llama-bench, llama-batched-bench, llama-server) from the source
+# Builds llama.cpp's own tools (llama-bench, llama-batched-bench, llama-server, llama-quantize,
+# llama-perplexity) from the source
 # node-llama-cpp ships (node_modules/node-llama-cpp/llama/gitRelease.bundle), offline, for
 # reference measurements. The build is cached outside git, keyed by the bundle's commit:
 #   ${HELDOUT_CACHE_DIR:-~/.cache/heldout}/llama.cpp-<commit>/build/bin/
@@ -11,8 +12,8 @@ bundle=node_modules/node-llama-cpp/llama/gitRelease.bundle
 cache="${HELDOUT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/heldout}"
 commit=$(git bundle list-heads "$bundle" | head -1 | cut -c1-12)
 src="$cache/llama.cpp-$commit"
-targets=(llama-bench llama-batched-bench llama-server)
-if [ -x "$src/build/bin/llama-batched-bench" ] && [ -x "$src/build/bin/llama-bench" ] && [ -x "$src/build/bin/llama-server" ]; then
+targets=(llama-bench llama-batched-bench llama-server llama-quantize llama-perplexity)
+if [ -x "$src/build/bin/llama-batched-bench" ] && [ -x "$src/build/bin/llama-bench" ] && [ -x "$src/build/bin/llama-server" ] && [ -x "$src/build/bin/llama-quantize" ] && [ -x "$src/build/bin/llama-perplexity" ]; then
   echo "$src/build/bin"
   exit 0
 fi

@@ -62,8 +62,8 @@ export function compareCells(a: CompareSide, b: CompareSide, taskIds?: ReadonlyS
     areas,
     figures: [
       f("pass rate", "", (c) => c.passRate),
-      f("generation tok/s (median)", "tok/s", (c) => c.generationTokensPerSecond.median),
-      f("prompt tok/s (median)", "tok/s", (c) => c.promptTokensPerSecond.median),
+      f("generation tok/s, median", "tok/s", (c) => c.generationTokensPerSecond.median),
+      f("prompt tok/s, median", "tok/s", (c) => c.promptTokensPerSecond.median),
       f("TTFT p50", "ms", (c) => c.ttftMs.p50),
       f("latency p50", "ms", (c) => c.latencyMs.p50),
       f("latency p95", "ms", (c) => c.latencyMs.p95),

@@ -23,7 +23,7 @@ function rows(c: Comparison): string[][] {
   for (const f of c.figures.slice(1)) {
     const diff = f.a !== null && f.b !== null ? f.b - f.a : null;
     const fmt = (v: number | null) => (f.figure === "failure rate" ? pct(v) : num(v, f.unit));
-    out.push([`${f.figure}${f.unit ? ` (${f.unit})` : ""}`, fmt(f.a), fmt(f.b), diff === null ? "–" : f.figure === "failure rate" ? points(diff) : `${diff >= 0 ? "+" : "−"}${fmt(Math.abs(diff))}`, "", "", ""]);
+    out.push([`${f.figure}${f.unit && !f.figure.includes(f.unit) ? ` (${f.unit})` : ""}`, fmt(f.a), fmt(f.b), diff === null ? "–" : f.figure === "failure rate" ? points(diff) : `${diff >= 0 ? "+" : "−"}${fmt(Math.abs(diff))}`, "", "", ""]);
   }
   return out;
 }

@@ -42,9 +42,11 @@ export function resolveCell(ref: string, resultsRoot = "results"): CellRef {
     if (cells.length === 1) return { run, cell: cells[0] as CellSummary };
     throw new HeldoutError("ambiguous-cell", `run ${runPart} has ${cells.length} cells; name one as ${runPart}:<cell id or model id>:\n  ${list()}`);
   }
-  const matches = cells.filter((c) => c.cellId === cellPart || c.cellId.startsWith(cellPart) || c.modelId === cellPart);
-  const exact = matches.filter((c) => c.cellId === cellPart);
-  const chosen = exact.length === 1 ? exact : matches;
+  // Most specific first: a whole cell id, then a model id, then a prefix of a cell id.
+  const byId = cells.filter((c) => c.cellId === cellPart);
+  const byModel = cells.filter((c) => c.modelId === cellPart);
+  const byPrefix = cells.filter((c) => c.cellId.startsWith(cellPart));
+  const chosen = byId.length > 0 ? byId : byModel.length > 0 ? byModel : byPrefix;
   if (chosen.length === 1) return { run, cell: chosen[0] as CellSummary };
   throw new HeldoutError("ambiguous-cell", `${chosen.length === 0 ? "no" : "more than one"} cell of run ${runPart} matches "${cellPart}"; its cells:\n  ${list()}`);
 }
