@@ -21,14 +21,14 @@ const promptText = "Once upon a time, there was a little";
 const runtime = { ...DEFAULT_RUNTIME, threads: 1, contextSize: 256, flashAttention: false, gpu: "cpu", binary: process.env.HELDOUT_BINARY ?? "auto" };
 
 const backend = new LlamaBackend();
-const loaded = await backend.load(modelPath, runtime);
-const prompt = backend.preparePrompt(promptText, "never");
+const loaded = await backend.load({ backend: "llama", path: modelPath, runtime });
+const prompt = backend.preparePromptNow(promptText, "never");
 // The same model object heldout loaded, for the bare loop: no second copy, same binding.
 const model = backend["model"];
 
 async function viaHeldout() {
   let result;
-  await backend.generateAll([{ key: "x", prompt, maxTokens, sampling: { ...DEFAULT_SAMPLING }, timeoutMs: 60_000 }], 1, (_, g) => {
+  await backend.generateAll([{ key: "x", prompt, maxTokens, sampling: { ...DEFAULT_SAMPLING }, timeoutMs: 60_000 }], { threads: 1, contextSize: 256, flashAttention: false, parallel: 1 }, (_, g) => {
     result = g;
   });
   const t = result.timings;

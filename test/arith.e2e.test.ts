@@ -31,7 +31,7 @@ function arithSample(perArea: number): string {
 describe("tokenization as llama.cpp's tools do it", () => {
   const backend = new LlamaBackend();
   beforeAll(async () => {
-    await backend.load(join(SHARED_MODELS, "arith/arith-step6000.gguf"), { ...DEFAULT_RUNTIME, contextSize: 64, gpu: "cpu" });
+    await backend.load({ backend: "llama", path: join(SHARED_MODELS, "arith/arith-step6000.gguf"), runtime: { ...DEFAULT_RUNTIME, contextSize: 64, gpu: "cpu" } });
   });
   afterAll(async () => {
     await backend.unload();
@@ -39,12 +39,12 @@ describe("tokenization as llama.cpp's tools do it", () => {
   });
 
   it("feeds BOS and SentencePiece's leading space: 91-37= is [1, 410, 483, 475, 464, 472, 491, 64]", () => {
-    expect(backend.preparePrompt("91-37=", "auto").tokenIds).toEqual([1, 410, 483, 475, 464, 472, 491, 64]);
+    expect(backend.preparePromptNow("91-37=", "auto").tokenIds).toEqual([1, 410, 483, 475, 464, 472, 491, 64]);
   });
 
   it("answers 91-37= with 54 (LlamaCompletion's tokenization makes it answer 94)", async () => {
     const outputs: string[] = [];
-    const prompt = backend.preparePrompt("91-37=", "auto");
+    const prompt = backend.preparePromptNow("91-37=", "auto");
     const sampling = { temperature: 0, topP: 1, topK: 0, minP: 0, repeatPenalty: 1, repeatLastN: 64, seed: 1, stop: [] };
     const context = { threads: 1, contextSize: 64, flashAttention: false, parallel: 1 };
     await backend.generateAll([{ key: "a", prompt, maxTokens: 8, sampling, timeoutMs: 10_000 }], context, (_, g) => {

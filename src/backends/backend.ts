@@ -1,4 +1,4 @@
-import type { Generation, RuntimeSettings, SamplingSettings } from "../core/types.js";
+import type { BackendKind, Generation, RuntimeSettings, SamplingSettings, ServerSettings } from "../core/types.js";
 
 /**
  * The one shim every engine sits behind: load, prepare a prompt the way the engine's own tools
@@ -54,12 +54,25 @@ export interface LoadedModelInfo {
   warnings: string[];
 }
 
+/** What to load: a GGUF file for the embedded engine, or a model on running servers. */
+export interface LoadTarget {
+  backend: BackendKind;
+  /** The GGUF file (llama). */
+  path?: string;
+  runtime: RuntimeSettings;
+  /** Endpoints and model name (openai, ollama). */
+  server?: ServerSettings;
+}
+
 export interface Backend {
   readonly kind: string;
-  /** Loads the model; `runtime`'s model-level settings (binary, gpu, gpuLayers) apply until unload. */
-  load(modelPath: string, runtime: RuntimeSettings): Promise<LoadedModelInfo>;
-  /** The prompt as the engine will see it; `system` goes in the chat template's system turn, else before the text. */
-  preparePrompt(text: string, chatTemplate: "auto" | "never" | "always", system?: string | null): PreparedPrompt;
+  /** Loads the model (or checks the servers have it); model-level settings apply until unload. */
+  load(target: LoadTarget): Promise<LoadedModelInfo>;
+  /**
+   * The prompt as the engine will see it; `system` goes in the chat template's system turn, else
+   * before the text. Token ids are empty where the engine does not expose its tokenizer.
+   */
+  preparePrompt(text: string, chatTemplate: "auto" | "never" | "always", system?: string | null): Promise<PreparedPrompt>;
   /**
    * Generates every request, `context.parallel` at a time, calling `onResult` as each finishes. A
    * failed request is a Generation with `error` set, never a thrown exception. When `signal`

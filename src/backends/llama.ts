@@ -1,6 +1,6 @@
 import { LlamaText, resolveChatWrapper, type ChatHistoryItem, type GgmlType, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
 import type { Generation, RuntimeSettings } from "../core/types.js";
-import type { Backend, BatchResult, ContextSettings, GenerationRequest, LoadedModelInfo, PreparedPrompt } from "./backend.js";
+import type { Backend, BatchResult, ContextSettings, GenerationRequest, LoadedModelInfo, LoadTarget, PreparedPrompt } from "./backend.js";
 import { checkGgufHeader } from "./gguf-header.js";
 import { getEngine, type Engine } from "./llama-engine.js";
 import { runLockstep } from "./lockstep.js";
@@ -17,7 +17,10 @@ export class LlamaBackend implements Backend {
   private model?: LlamaModel;
   private warmedUp = false;
 
-  async load(modelPath: string, runtime: RuntimeSettings): Promise<LoadedModelInfo> {
+  async load(target: LoadTarget): Promise<LoadedModelInfo> {
+    const { runtime } = target;
+    const modelPath = target.path;
+    if (!modelPath) throw new Error("the llama backend loads a GGUF file: no path given");
     this.engine = await getEngine(runtime, modelPath);
     const { llama, info } = this.engine;
     const warningsBefore = this.engine.warnings.length;
@@ -47,7 +50,12 @@ export class LlamaBackend implements Backend {
     };
   }
 
-  preparePrompt(text: string, chatTemplate: "auto" | "never" | "always", system: string | null = null): PreparedPrompt {
+  async preparePrompt(text: string, chatTemplate: "auto" | "never" | "always", system: string | null = null): Promise<PreparedPrompt> {
+    return this.preparePromptNow(text, chatTemplate, system);
+  }
+
+  /** The same, synchronously: node-llama-cpp tokenizes in-process. */
+  preparePromptNow(text: string, chatTemplate: "auto" | "never" | "always", system: string | null = null): PreparedPrompt {
     const model = this.requireModel();
     const apply = chatTemplate === "always" || (chatTemplate === "auto" && hasChatTemplate(model));
     if (!apply) {

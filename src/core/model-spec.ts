@@ -1,6 +1,6 @@
 import { FieldReader, isRecord, parseConfig, Problems } from "./config-doc.js";
 import { KV_CACHE_TYPES } from "./sweep.js";
-import type { ModelSpec, RuntimeSettings } from "./types.js";
+import type { ModelSpec, RuntimeSettings, ServerSettings } from "./types.js";
 
 /** Model manifests (models/*.yaml): what to load, from where, and with which runtime settings. */
 
@@ -13,7 +13,8 @@ export const DEFAULT_RUNTIME: RuntimeSettings = {
   gpu: "auto",
 };
 
-const MANIFEST_FIELDS = ["id", "backend", "sources", "source", "sha256", "runtime", "description"] as const;
+const MANIFEST_FIELDS = ["id", "backend", "sources", "source", "sha256", "runtime", "description", "server"] as const;
+const SERVER_FIELDS = ["endpoints", "endpoint", "model", "api", "apiKeyEnv", "requestTimeoutMs", "concurrency", "retries"] as const;
 const RUNTIME_FIELDS = ["threads", "gpuLayers", "contextSize", "batchSize", "flashAttention", "kvCacheType", "binary", "gpu"] as const;
 
 export function parseModelSpec(file: string, text: string): ModelSpec {
@@ -27,9 +28,16 @@ export function parseModelSpec(file: string, text: string): ModelSpec {
   r.rejectUnknown(MANIFEST_FIELDS);
   const id = r.string("id") ?? "";
   if (id && !/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/.test(id)) r.fail("id", "must be letters, digits, '.', ':', '_' or '-'");
-  const backend = r.oneOf("backend", ["llama"] as const, "llama");
+  const backend = r.oneOf("backend", ["llama", "openai", "ollama"] as const, "llama");
   const sources = r.has("sources") ? r.stringList("sources", []) : r.has("source") ? r.stringList("source", []) : [];
-  if (sources.length === 0) r.fail("sources", "is required: a list of file paths or hf: URIs, tried in order");
+  let server: ServerSettings | undefined;
+  if (backend === "llama") {
+    if (sources.length === 0) r.fail("sources", "is required: a list of file paths or hf: URIs, tried in order");
+    if (r.has("server")) r.fail("server", 'is for server backends (backend: openai or ollama); backend "llama" loads a file from `sources`');
+  } else {
+    if (sources.length > 0) r.fail(r.has("sources") ? "sources" : "source", `backend "${backend}" talks to a server: give \`server: {endpoints, model}\` instead of files`);
+    server = readServer(r, backend);
+  }
   let sha256: string | undefined;
   if (r.has("sha256")) {
     sha256 = r.string("sha256")?.toLowerCase();
@@ -54,7 +62,30 @@ export function parseModelSpec(file: string, text: string): ModelSpec {
   problems.throwIfAny();
   const spec: ModelSpec = { id, backend, sources, runtime, file };
   if (sha256) spec.sha256 = sha256;
+  if (server) spec.server = server;
   return spec;
+}
+
+function readServer(r: FieldReader, backend: "openai" | "ollama"): ServerSettings | undefined {
+  const s = r.child("server");
+  if (!s) {
+    r.fail("server", `is required for backend "${backend}": {endpoints: [http://127.0.0.1:8080], model: name}`);
+    return undefined;
+  }
+  s.rejectUnknown(SERVER_FIELDS);
+  const endpoints = (s.has("endpoints") ? s.stringList("endpoints", []) : s.has("endpoint") ? s.stringList("endpoint", []) : []).map((e) => e.replace(/\/+$/, ""));
+  if (endpoints.length === 0) s.fail("endpoints", "is required: one or more base URLs, e.g. http://127.0.0.1:8080");
+  for (const e of endpoints) if (!/^https?:\/\/[^/\s]+/.test(e)) s.fail("endpoints", `"${e}" is not an http(s) URL`);
+  const settings: ServerSettings = {
+    endpoints,
+    model: s.string("model") ?? "",
+    api: s.oneOf("api", ["completions", "chat"] as const, "completions"),
+    requestTimeoutMs: s.number("requestTimeoutMs", 120_000, { min: 1 }) ?? 120_000,
+    retries: s.number("retries", 2, { min: 0, integer: true }) ?? 2,
+  };
+  if (s.has("apiKeyEnv")) settings.apiKeyEnv = s.string("apiKeyEnv");
+  if (s.has("concurrency")) settings.concurrency = s.number("concurrency", undefined, { min: 1, integer: true });
+  return settings;
 }
 
 function readAutoNumber(r: FieldReader, key: string, fallback: number | string, words: string[]): number | string {

@@ -80,11 +80,32 @@ export interface RuntimeSettings {
   gpu: "auto" | "cpu";
 }
 
+export type BackendKind = "llama" | "openai" | "ollama";
+
+/** A model served by a running engine (llama-server, vLLM, Ollama...), on one or more hosts. */
+export interface ServerSettings {
+  /** Base URLs of servers that all serve the same model; generations are spread over them. */
+  endpoints: string[];
+  /** The model's name on the server. */
+  model: string;
+  /** OpenAI-compatible servers: the completions API (plain text) or chat completions. */
+  api: "completions" | "chat";
+  /** Name of the environment variable holding the API key (never the key itself). */
+  apiKeyEnv?: string;
+  /** Per request; a request past it is retried or recorded as a timeout. */
+  requestTimeoutMs: number;
+  /** Requests in flight per endpoint; unset = the profile's `parallel`. */
+  concurrency?: number;
+  /** Attempts after the first, on another endpoint where there is one, with backoff. */
+  retries: number;
+}
+
 export interface ModelSpec {
   id: string;
-  backend: "llama";
-  /** Tried in order: a file path (relative to the manifest) or an `hf:` URI. */
+  backend: BackendKind;
+  /** llama: tried in order, a file path (relative to the manifest) or an `hf:` URI. Empty for servers. */
   sources: string[];
+  server?: ServerSettings;
   sha256?: string;
   runtime: RuntimeSettings;
   file?: string;
@@ -109,6 +130,16 @@ export interface Generation {
   finishReason: FinishReason;
   /** Set when the generation failed; a failure is data, never an exception that stops the run. */
   error?: string;
+  /** What kind of failure: connection, timeout, http-4xx, http-5xx, stream, model-not-found, engine. */
+  errorKind?: string;
+  /** Prompt tokens when the ids are unknown (a server that reports only a count). */
+  promptTokens?: number;
+  /** The server that produced it (server backends). */
+  endpoint?: string;
+  /** Requests made for it: 1, or more after retries. */
+  attempts?: number;
+  /** The server's own timings for it (llama-server `timings`, Ollama durations), in ms. */
+  serverTimings?: Record<string, number>;
 }
 
 export interface Score {
@@ -139,4 +170,9 @@ export interface RunRecord {
   generationTokensPerSecond: number | null;
   score: Score;
   error: string | null;
+  errorKind: string | null;
+  /** Server backends: which endpoint served it, after how many attempts, and the server's own timings. */
+  endpoint: string | null;
+  attempts: number;
+  serverTimings: Record<string, number> | null;
 }

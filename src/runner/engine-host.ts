@@ -4,14 +4,16 @@
  * orchestrator records it against the cells this host was running and carries on. Its memory
  * figures are this process's own, so they belong to this model alone.
  */
-import { LlamaBackend } from "../backends/llama.js";
+import type { Backend } from "../backends/backend.js";
+import { createBackend } from "../backends/index.js";
 import { disposeEngines } from "../backends/llama-engine.js";
 import { startMemorySampler } from "../system/memory.js";
+import type { PreparedPrompt } from "../backends/backend.js";
 import type { FromHost, HostResult, ToHost } from "./host-protocol.js";
 
 /** At most this long between a generation's end and its result reaching the orchestrator. */
 const FLUSH_MS = 25;
-const backend = new LlamaBackend();
+let backend: Backend = createBackend("llama");
 let abort = new AbortController();
 let memory = startMemorySampler(() => backend.vramUsedBytes());
 let results = 0;
@@ -29,7 +31,8 @@ async function handle(message: ToHost): Promise<void> {
   switch (message.type) {
     case "load":
       try {
-        const info = await backend.load(message.modelPath, message.runtime);
+        backend = createBackend(message.target.backend);
+        const info = await backend.load(message.target);
         await send({ type: "loaded", info, memory: await memory.stop() });
         memory = startMemorySampler(() => backend.vramUsedBytes());
       } catch (error) {
@@ -55,9 +58,10 @@ async function handle(message: ToHost): Promise<void> {
         buffer = [];
         return send({ type: "results", batch: message.batch, items });
       };
-      const requests = message.requests.map((r) => ({
+      const prepared = await Promise.all(message.requests.map((r) => backend.preparePrompt(r.text, r.chatTemplate, r.system)));
+      const requests = message.requests.map((r, i) => ({
         key: r.key,
-        prompt: backend.preparePrompt(r.text, r.chatTemplate, r.system),
+        prompt: prepared[i] as PreparedPrompt,
         maxTokens: r.maxTokens,
         sampling: r.sampling,
         timeoutMs: r.timeoutMs,

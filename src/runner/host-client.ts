@@ -1,7 +1,6 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { ContextSettings, LoadedModelInfo } from "../backends/backend.js";
-import type { RuntimeSettings } from "../core/types.js";
+import type { ContextSettings, LoadedModelInfo, LoadTarget } from "../backends/backend.js";
 import type { FromHost, HostRequest, HostResult, MemoryPeak, ToHost } from "./host-protocol.js";
 
 /** The orchestrator's handle on one engine host process (see engine-host.ts). */
@@ -67,9 +66,9 @@ export class EngineHost {
     return this.stderr.trim().split("\n").slice(-lines).join("\n");
   }
 
-  async load(modelPath: string, runtime: RuntimeSettings): Promise<{ info: LoadedModelInfo; memory: MemoryPeak }> {
+  async load(target: LoadTarget): Promise<{ info: LoadedModelInfo; memory: MemoryPeak }> {
     const reply = this.wait((m) => m.type === "loaded" || m.type === "loadFailed");
-    this.post({ type: "load", modelPath, runtime });
+    this.post({ type: "load", target });
     const m = await reply;
     if (m.type === "loadFailed") throw new ModelLoadFailed(m.error);
     if (m.type !== "loaded") throw new Error(`unexpected reply ${m.type}`);

@@ -1,5 +1,5 @@
-import type { ContextSettings, LoadedModelInfo, PreparedPrompt } from "../backends/backend.js";
-import type { Generation, RuntimeSettings, SamplingSettings } from "../core/types.js";
+import type { ContextSettings, LoadedModelInfo, LoadTarget, PreparedPrompt } from "../backends/backend.js";
+import type { Generation, SamplingSettings } from "../core/types.js";
 
 /**
  * Messages between the orchestrator and an engine host (one child process per loaded model).
@@ -18,7 +18,7 @@ export interface HostRequest {
 }
 
 export type ToHost =
-  | { type: "load"; modelPath: string; runtime: RuntimeSettings }
+  | { type: "load"; target: LoadTarget }
   | { type: "generate"; batch: number; requests: HostRequest[]; context: ContextSettings }
   | { type: "abort" }
   | { type: "exit" };

@@ -1,12 +1,12 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { PreparedPrompt } from "../backends/backend.js";
+import type { LoadTarget, PreparedPrompt } from "../backends/backend.js";
 import { HeldoutError } from "../core/errors.js";
 import { measureGeneration } from "../core/measures.js";
 import type { PlannedCell } from "../core/plan.js";
 import { promptText } from "../core/prompt.js";
 import { summarize, type CellExecution, type Summary } from "../core/summary.js";
-import type { Generation, RunRecord, Suite, Task } from "../core/types.js";
+import type { Generation, ModelSpec, RunRecord, Suite, Task } from "../core/types.js";
 import type { ResolvedModel } from "../store/models.js";
 import { MANIFEST_FILE, readJson, RunStore, SUMMARY_FILE, writeJsonAtomic } from "../store/results.js";
 import { fingerprint, type Fingerprint } from "../system/fingerprint.js";
@@ -104,7 +104,8 @@ export async function runBench(options: RunOptions): Promise<RunOutcome> {
     for (const group of groupCells(inputs.cells)) {
       if (signal.aborted) break;
       const model = inputs.resolved.get(group[0]?.modelId as string) as ResolvedModel;
-      const outcome = await runGroup({ group, model, suite, store, done, pool, tracker, promptFor, retries: options.retries ?? 0, signal, fatal, env: env(group[0]?.modelId as string) });
+      const spec = inputs.specs.find((s) => s.id === group[0]?.modelId) as ModelSpec;
+      const outcome = await runGroup({ group, model, spec, suite, store, done, pool, tracker, promptFor, retries: options.retries ?? 0, signal, fatal, env: env(group[0]?.modelId as string) });
       if (outcome === "interrupted") interrupted = true;
     }
     if (signal.aborted) interrupted = true;
@@ -194,6 +195,7 @@ function faultEnv(): (modelId: string) => Record<string, string> {
 interface GroupContext {
   group: PlannedCell[];
   model: ResolvedModel;
+  spec: ModelSpec;
   suite: Suite;
   store: RunStore;
   done: Set<string>;
@@ -226,7 +228,10 @@ async function runGroup(g: GroupContext): Promise<"done" | "interrupted"> {
     try {
       host = await EngineHost.start(attempt === 0 ? g.env : {});
       g.tracker.note(`${label}: loading${attempt > 0 ? ` (restart ${attempt} of ${g.retries})` : ""}`);
-      const loaded = await host.load(g.model.path, g.group[0]?.runtime as PlannedCell["runtime"]);
+      const target: LoadTarget = { backend: g.spec.backend, runtime: g.group[0]?.runtime as PlannedCell["runtime"] };
+      if (g.model.path) target.path = g.model.path;
+      if (g.spec.server) target.server = g.spec.server;
+      const loaded = await host.load(target);
       for (const cell of g.group) {
         const todo = todoOf(cell);
         if (todo.length === 0) {
@@ -305,7 +310,7 @@ async function runCell(
     generationWallMs: batch.wallMs,
     peakRssBytes: Math.max(batch.memory.peakRssBytes, loaded.memory.peakRssBytes),
     peakVramBytes: batch.memory.peakVramBytes ?? loaded.memory.peakVramBytes,
-    backend: { kind: "llama", pid: host.pid ?? null, model: loaded.info.runtime, context: batch.context, engine: loaded.info.engine, warnings: loaded.info.warnings },
+    backend: { kind: g.spec.backend, pid: host.pid ?? null, model: loaded.info.runtime, context: batch.context, engine: loaded.info.engine, warnings: loaded.info.warnings },
     error: null,
   };
   g.store.appendCell(execution);
@@ -353,7 +358,7 @@ async function failCell(g: GroupContext, cell: PlannedCell, todo: { task: Task; 
 }
 
 function toRecord(dir: string, suite: Suite, cell: PlannedCell, task: Task, sample: number, prompt: string, g: Generation, score: RunRecord["score"]): RunRecord {
-  const m = measureGeneration(g.timings, g.promptTokenIds.length, g.completionTokens);
+  const m = measureGeneration(g.timings, g.promptTokens ?? g.promptTokenIds.length, g.completionTokens);
   return {
     runId: dir.split(/[\\/]/).pop() as string,
     cellId: cell.id,
@@ -365,7 +370,7 @@ function toRecord(dir: string, suite: Suite, cell: PlannedCell, task: Task, samp
     prompt,
     promptTokenIds: g.promptTokenIds,
     output: g.text,
-    promptTokens: g.promptTokenIds.length,
+    promptTokens: g.promptTokens ?? g.promptTokenIds.length,
     completionTokens: g.completionTokens,
     finishReason: g.finishReason,
     ttftMs: m.ttftMs,
@@ -374,6 +379,10 @@ function toRecord(dir: string, suite: Suite, cell: PlannedCell, task: Task, samp
     generationTokensPerSecond: m.generationTokensPerSecond,
     score,
     error: g.error ?? null,
+    errorKind: g.errorKind ?? (g.error ? "engine" : null),
+    endpoint: g.endpoint ?? null,
+    attempts: g.attempts ?? 1,
+    serverTimings: g.serverTimings ?? null,
   };
 }
 

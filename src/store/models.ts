@@ -18,9 +18,14 @@ export function loadModelSpec(path: string): ModelSpec {
 }
 
 export interface ResolvedModel {
+  /** The GGUF file; empty for a model on a server. */
   path: string;
   source: string;
   sizeBytes: number;
+  /**
+   * The file's sha256; for a model on a server (whose file heldout cannot read) a sha256 of its
+   * identity (backend, name, API): the server's own digest is recorded when the model loads.
+   */
   sha256: string;
   /** Sources tried before the one that worked, with why each failed. */
   skipped: string[];
@@ -32,6 +37,10 @@ export interface ResolvedModel {
  * checks the manifest's sha256.
  */
 export async function resolveModel(spec: ModelSpec): Promise<ResolvedModel> {
+  if (spec.server) {
+    const identity = { backend: spec.backend, model: spec.server.model, api: spec.server.api };
+    return { path: "", source: spec.server.endpoints.join(", "), sizeBytes: 0, sha256: createHash("sha256").update(JSON.stringify(identity)).digest("hex"), skipped: [] };
+  }
   const skipped: string[] = [];
   const base = spec.file && !/\.gguf$/i.test(spec.file) ? dirname(resolve(spec.file)) : process.cwd();
   for (const source of spec.sources) {

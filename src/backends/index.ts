@@ -1,0 +1,17 @@
+import type { BackendKind } from "../core/types.js";
+import type { Backend } from "./backend.js";
+import { LlamaBackend } from "./llama.js";
+import { OllamaBackend } from "./ollama.js";
+import { OpenAIBackend } from "./openai.js";
+
+/** The backends by manifest name: a plain map, no registration side effects. */
+export function createBackend(kind: BackendKind): Backend {
+  switch (kind) {
+    case "llama":
+      return new LlamaBackend();
+    case "openai":
+      return new OpenAIBackend();
+    case "ollama":
+      return new OllamaBackend();
+  }
+}

@@ -1,0 +1,218 @@
+import type { Generation, ServerSettings } from "../core/types.js";
+import type { Backend, BatchResult, ContextSettings, GenerationRequest, LoadedModelInfo, LoadTarget, PreparedPrompt } from "./backend.js";
+import { dispatch, RequestFailure, toFailure } from "./dispatch.js";
+import { sseData } from "./sse.js";
+
+/**
+ * OpenAI-compatible servers (llama.cpp's llama-server, vLLM, LM Studio, SGLang): /v1/completions
+ * (or /v1/chat/completions with `api: chat`), streamed, so time to first token is measured here
+ * on the client. Every sampling parameter is sent explicitly. llama-server's extras are used when
+ * present: /tokenize for the prompt's token ids, /props for what it runs, `timings` per request.
+ */
+export class OpenAIBackend implements Backend {
+  readonly kind = "openai";
+  private server?: ServerSettings;
+  /** Endpoints that answered /tokenize (llama-server). */
+  private tokenizer?: string;
+
+  async load(target: LoadTarget): Promise<LoadedModelInfo> {
+    const server = target.server;
+    if (!server) throw new Error("the openai backend needs `server` settings");
+    this.server = server;
+    const started = performance.now();
+    const endpoints: Record<string, unknown>[] = [];
+    const warnings: string[] = [];
+    for (const endpoint of server.endpoints) {
+      try {
+        const models = (await this.getJson(endpoint, "/v1/models")) as { data?: { id: string }[] };
+        const ids = (models.data ?? []).map((m) => m.id);
+        if (!ids.includes(server.model)) {
+          throw new RequestFailure("model-not-found", `${endpoint} does not serve a model "${server.model}" (it serves: ${ids.join(", ") || "none"})`, false);
+        }
+        const props = await this.getJson(endpoint, "/props").catch(() => null);
+        endpoints.push({ endpoint, models: ids, props: summarizeProps(props) });
+        if (props && !this.tokenizer) this.tokenizer = endpoint;
+      } catch (error) {
+        const failure = toFailure(error, false);
+        if (failure.kind === "model-not-found") throw failure;
+        warnings.push(`${endpoint} did not answer (${failure.message}); its share goes to the other endpoints until it does`);
+        endpoints.push({ endpoint, error: failure.message });
+      }
+    }
+    if (endpoints.every((e) => "error" in e)) throw new Error(`no endpoint answered: ${warnings.join("; ")}`);
+    return {
+      loadMs: performance.now() - started,
+      runtime: { model: server.model, api: server.api, endpoints: server.endpoints, concurrency: server.concurrency ?? null },
+      engine: { library: "openai-compatible", endpoints },
+      warnings,
+    };
+  }
+
+  async preparePrompt(text: string, chatTemplate: "auto" | "never" | "always", system: string | null = null): Promise<PreparedPrompt> {
+    const server = this.requireServer();
+    if (server.api === "chat") return { text: system ? `${system}\n\n${text}` : text, tokenIds: [], chatTemplate: "server", stopStrings: [] };
+    const full = system ? `${system}\n\n${text}` : text;
+    let tokenIds: number[] = [];
+    if (this.tokenizer) {
+      // llama-server tokenizes as llama.cpp's tools do; recording the ids lets a reader check them.
+      const reply = (await this.postJson(this.tokenizer, "/tokenize", { content: full, add_special: true }).catch(() => null)) as { tokens?: number[] } | null;
+      tokenIds = reply?.tokens ?? [];
+    }
+    void chatTemplate;
+    return { text: full, tokenIds, chatTemplate: null, stopStrings: [] };
+  }
+
+  async generateAll(
+    requests: GenerationRequest[],
+    context: ContextSettings,
+    onResult: (r: GenerationRequest, g: Generation) => Promise<void> | void,
+    signal?: AbortSignal,
+  ): Promise<BatchResult> {
+    const server = this.requireServer();
+    const concurrency = server.concurrency ?? context.parallel;
+    const result = await dispatch(requests, { endpoints: server.endpoints, concurrency, retries: server.retries, signal }, (r, endpoint, s) => this.generate(r, endpoint, s), onResult);
+    return { ...result, context: { concurrencyPerEndpoint: concurrency, endpoints: server.endpoints.length } };
+  }
+
+  private async generate(request: GenerationRequest, endpoint: string, outer: AbortSignal): Promise<Generation> {
+    const server = this.requireServer();
+    const s = request.sampling;
+    const common = {
+      model: server.model,
+      max_tokens: request.maxTokens,
+      temperature: s.temperature,
+      top_p: s.topP,
+      top_k: s.topK,
+      min_p: s.minP,
+      repeat_penalty: s.repeatPenalty,
+      repeat_last_n: s.repeatLastN,
+      seed: s.seed,
+      stop: [...s.stop, ...request.prompt.stopStrings],
+      stream: true,
+      stream_options: { include_usage: true },
+    };
+    const chat = server.api === "chat";
+    const body = chat ? { ...common, messages: [{ role: "user", content: request.prompt.text }] } : { ...common, prompt: request.prompt.text };
+    const timeout = AbortSignal.timeout(Math.min(server.requestTimeoutMs, request.timeoutMs));
+    const signal = AbortSignal.any([outer, timeout]);
+    const startMs = performance.now();
+    let firstTokenMs: number | undefined;
+    let lastTokenMs: number | undefined;
+    let text = "";
+    let chunks = 0;
+    let usage: { prompt_tokens?: number; completion_tokens?: number } | undefined;
+    let finish: string | undefined;
+    let timings: Record<string, number> | undefined;
+    let done = false;
+    try {
+      const response = await fetch(`${endpoint}${chat ? "/v1/chat/completions" : "/v1/completions"}`, { method: "POST", headers: this.headers(), body: JSON.stringify(body), signal });
+      if (!response.ok || !response.body) throw await httpFailure(endpoint, response);
+      for await (const data of sseData(response.body)) {
+        if (data === "[DONE]") {
+          done = true;
+          break;
+        }
+        let event: StreamEvent;
+        try {
+          event = JSON.parse(data) as StreamEvent;
+        } catch {
+          throw new RequestFailure("stream", `malformed event in the stream: ${data.slice(0, 80)}`, true);
+        }
+        if (event.error) throw new RequestFailure("http-5xx", `error in the stream: ${JSON.stringify(event.error).slice(0, 200)}`, true);
+        const choice = event.choices?.[0];
+        const piece = chat ? (choice?.delta?.content ?? "") : (choice?.text ?? "");
+        if (piece) {
+          const now = performance.now();
+          firstTokenMs ??= now;
+          lastTokenMs = now;
+          text += piece;
+          chunks++;
+        }
+        if (choice?.finish_reason) finish = choice.finish_reason;
+        if (event.usage) usage = event.usage;
+        if (event.timings) timings = event.timings;
+      }
+    } catch (error) {
+      throw toFailure(error, timeout.aborted && !outer.aborted);
+    }
+    if (!done) throw new RequestFailure("stream", "the stream ended before [DONE] (truncated)", true);
+    const endMs = performance.now();
+    const generation: Generation = {
+      text,
+      promptTokenIds: request.prompt.tokenIds,
+      // The server's count when it gives one; else one token per streamed piece (llama-server streams token by token).
+      completionTokens: usage?.completion_tokens ?? timings?.predicted_n ?? chunks,
+      timings: { startMs, firstTokenMs, lastTokenMs, endMs },
+      finishReason: finish === "length" ? "maxTokens" : request.sampling.stop.length > 0 || request.prompt.stopStrings.length > 0 ? "stop" : "eos",
+    };
+    const promptTokens = usage?.prompt_tokens ?? timings?.prompt_n;
+    if (request.prompt.tokenIds.length === 0 && promptTokens !== undefined) generation.promptTokens = promptTokens;
+    if (timings) generation.serverTimings = pickNumbers(timings);
+    return generation;
+  }
+
+  async vramUsedBytes(): Promise<number | null> {
+    return null;
+  }
+
+  async unload(): Promise<void> {
+    this.server = undefined;
+  }
+
+  private headers(): Record<string, string> {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    const env = this.server?.apiKeyEnv;
+    if (env && process.env[env]) headers.authorization = `Bearer ${process.env[env]}`;
+    return headers;
+  }
+
+  private async getJson(endpoint: string, path: string): Promise<unknown> {
+    const response = await fetch(`${endpoint}${path}`, { headers: this.headers(), signal: AbortSignal.timeout(10_000) });
+    if (!response.ok) throw await httpFailure(endpoint, response);
+    return response.json();
+  }
+
+  private async postJson(endpoint: string, path: string, body: unknown): Promise<unknown> {
+    const response = await fetch(`${endpoint}${path}`, { method: "POST", headers: this.headers(), body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+    if (!response.ok) throw await httpFailure(endpoint, response);
+    return response.json();
+  }
+
+  private requireServer(): ServerSettings {
+    if (!this.server) throw new Error("OpenAIBackend: load() first");
+    return this.server;
+  }
+}
+
+interface StreamEvent {
+  choices?: { text?: string; delta?: { content?: string }; finish_reason?: string | null }[];
+  usage?: { prompt_tokens?: number; completion_tokens?: number };
+  timings?: Record<string, number>;
+  error?: unknown;
+}
+
+export async function httpFailure(endpoint: string, response: Response): Promise<RequestFailure> {
+  const detail = (await response.text().catch(() => "")).slice(0, 300);
+  const status = response.status;
+  if (status === 404 && /model/i.test(detail)) return new RequestFailure("model-not-found", `${endpoint}: HTTP 404: ${detail}`, false);
+  // 408/429 and 5xx are worth another try; other 4xx are the request's own fault.
+  const retryable = status >= 500 || status === 408 || status === 429;
+  return new RequestFailure(status >= 500 ? "http-5xx" : "http-4xx", `HTTP ${status}${detail ? `: ${detail}` : ""}`, retryable);
+}
+
+function summarizeProps(props: unknown): Record<string, unknown> | null {
+  if (!props || typeof props !== "object") return null;
+  const p = props as Record<string, unknown>;
+  const keep = ["model_path", "total_slots", "build_info", "n_ctx", "chat_template"];
+  const out: Record<string, unknown> = {};
+  for (const k of keep) if (k in p) out[k] = k === "chat_template" ? Boolean(p[k]) : p[k];
+  const settings = (p.default_generation_settings as Record<string, unknown> | undefined) ?? {};
+  if ("n_ctx" in settings) out.n_ctx = settings.n_ctx;
+  return out;
+}
+
+function pickNumbers(o: Record<string, unknown>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(o)) if (typeof v === "number") out[k] = v;
+  return out;
+}
