@@ -14,6 +14,7 @@ export class OpenAIBackend implements Backend {
   private server?: ServerSettings;
   /** Endpoints that answered /tokenize (llama-server). */
   private tokenizer?: string;
+  private tokenizing: Promise<void> = Promise.resolve();
 
   async load(target: LoadTarget): Promise<LoadedModelInfo> {
     const server = target.server;
@@ -55,8 +56,12 @@ export class OpenAIBackend implements Backend {
     let tokenIds: number[] = [];
     if (this.tokenizer) {
       // llama-server tokenizes as llama.cpp's tools do; recording the ids lets a reader check them.
-      const reply = (await this.postJson(this.tokenizer, "/tokenize", { content: full, add_special: true }).catch(() => null)) as { tokens?: number[] } | null;
-      tokenIds = reply?.tokens ?? [];
+      // One request at a time: dozens at once were seen to fail on llama-server's HTTP pool.
+      const endpoint = this.tokenizer;
+      const ask = () => this.postJson(endpoint, "/tokenize", { content: full, add_special: true }) as Promise<{ tokens?: number[] }>;
+      const reply = this.tokenizing.then(() => ask().catch(() => ask()).catch(() => null));
+      this.tokenizing = reply.then(() => undefined);
+      tokenIds = (await reply)?.tokens ?? [];
     }
     void chatTemplate;
     return { text: full, tokenIds, chatTemplate: null, stopStrings: [] };

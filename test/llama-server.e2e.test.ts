@@ -1,0 +1,108 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Summary } from "../src/core/summary.js";
+import type { RunRecord } from "../src/core/types.js";
+import { SHARED_MODELS, heldout, readJsonl, tempDir } from "./helpers/cli.js";
+import { startLlamaServer, type RunningServer } from "./helpers/llama-server.js";
+
+/**
+ * The OpenAI-compatible backend against real llama-server processes on 127.0.0.1 (built from the
+ * llama.cpp source node-llama-cpp ships), serving ../shared/models/stories260K.gguf.
+ */
+
+const dir = tempDir("heldout-server-");
+const servers: RunningServer[] = [];
+
+function manifest(name: string, endpoints: string[], extra = ""): string {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, `id: ${name}\nbackend: openai\nserver:\n  endpoints: [${endpoints.join(", ")}]\n  model: stories260k\n${extra}`);
+  return file;
+}
+
+beforeAll(async () => {
+  servers.push(await startLlamaServer(join(SHARED_MODELS, "stories260K.gguf"), "stories260k"));
+  servers.push(await startLlamaServer(join(SHARED_MODELS, "stories260K.gguf"), "stories260k"));
+}, 900_000);
+
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.stop()));
+});
+
+describe("llama-server through the OpenAI-compatible backend", () => {
+  it("gives the same greedy outputs and prompt tokens as node-llama-cpp in-process", () => {
+    const server = manifest("served", [servers[0]?.url as string]);
+    const r = heldout(["run", "--suite", "tasks/tinystories", "--model", "models/stories260k.yaml", "--model", server, "--out", dir, "--run-id", "same", "-q", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const records = readJsonl<RunRecord>(join(dir, "same", "records.jsonl"));
+    const local = new Map(records.filter((x) => x.modelId === "stories260k").map((x) => [x.taskId, x]));
+    const served = records.filter((x) => x.modelId === "served");
+    expect(served).toHaveLength(40);
+    for (const s of served) {
+      const l = local.get(s.taskId) as RunRecord;
+      expect(s.output, s.taskId).toBe(l.output);
+      // llama-server's /tokenize gives the ids it feeds: the same as heldout's own tokenization.
+      expect(s.promptTokenIds).toEqual(l.promptTokenIds);
+      expect(s.endpoint).toBe(servers[0]?.url);
+      expect(s.serverTimings?.predicted_n).toBe(s.completionTokens);
+      expect(s.ttftMs).toBeGreaterThan(0);
+    }
+    const summary = JSON.parse(r.stdout) as Summary;
+    expect(summary.cells.map((c) => c.passRate)).toEqual([summary.cells[0]?.passRate, summary.cells[0]?.passRate]);
+  });
+
+  it("spreads a sweep over two servers, and finishes on one when the other is killed mid-run", async () => {
+    const extra = await startLlamaServer(join(SHARED_MODELS, "stories260K.gguf"), "stories260k");
+    const both = manifest("two", [servers[0]?.url as string, extra.url], "  retries: 3\n");
+    const profile = join(dir, "sweep.yaml");
+    writeFileSync(profile, "name: s\nsampling:\n  temperature: 0\n  topK: [0, 40, 20, 10]\n  maxTokens: 48\nparallel: 2\n");
+    const { spawn } = await import("node:child_process");
+    const { ROOT } = await import("./helpers/cli.js");
+    const child = spawn(process.execPath, [join(ROOT, "bin/heldout.js"), "run", "--suite", "tasks/tinystories", "--model", both, "--profile", profile, "--out", dir, "--run-id", "two", "-q"], { cwd: ROOT });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    // Kill the second server once the run has written some records.
+    const file = join(dir, "two", "records.jsonl");
+    const { existsSync, readFileSync } = await import("node:fs");
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && !(existsSync(file) && readFileSync(file, "utf8").split("\n").length > 30)) await new Promise((r) => setTimeout(r, 20));
+    await extra.stop();
+    const code = await new Promise<number | null>((done) => child.on("close", done));
+    expect(code, stderr).toBe(0);
+    const records = readJsonl<RunRecord>(file);
+    expect(records).toHaveLength(160);
+    expect(new Set(records.map((x) => `${x.cellId}/${x.taskId}`)).size).toBe(160);
+    expect(records.every((x) => x.error === null)).toBe(true);
+    const endpoints = new Set(records.map((x) => x.endpoint));
+    expect(endpoints).toEqual(new Set([servers[0]?.url, extra.url]));
+    // Requests in flight on the killed server were retried on the other one.
+    expect(records.some((x) => x.attempts > 1)).toBe(true);
+  }, 120_000);
+
+  it("fails a model the server does not have with a clear message, and the run goes on", () => {
+    const wrong = join(dir, "wrong.yaml");
+    writeFileSync(wrong, `id: wrong\nbackend: openai\nserver:\n  endpoints: [${servers[0]?.url}]\n  model: no-such-model\n`);
+    const r = heldout(["run", "--suite", "tasks/tinystories", "--model", wrong, "--model", manifest("ok", [servers[0]?.url as string]), "--out", dir, "--run-id", "wrong", "--json", "-q"]);
+    expect(r.code).toBe(3);
+    const summary = JSON.parse(r.stdout) as Summary;
+    expect(summary.cells[0]?.status).toBe("failed");
+    expect(summary.cells[0]?.error).toMatch(/does not serve a model "no-such-model" \(it serves: stories260k\)/);
+    expect(summary.cells[1]?.status).toBe("completed");
+  });
+
+  it("records connection refused and timeouts as failures of their kind", async () => {
+    const { freePort } = await import("./helpers/llama-server.js");
+    const nobody = `http://127.0.0.1:${await freePort()}`;
+    const refused = heldout(["run", "--suite", "tasks/tinystories", "--model", manifest("refused", [nobody]), "--out", dir, "--run-id", "refused", "--json", "-q"]);
+    expect(refused.code).toBe(3);
+    expect((JSON.parse(refused.stdout) as Summary).cells[0]?.error).toMatch(/no endpoint answered: .*ECONNREFUSED/);
+
+    const slow = manifest("slow", [servers[0]?.url as string], "  requestTimeoutMs: 1\n  retries: 1\n");
+    const timedOut = heldout(["run", "--suite", "tasks/tinystories", "--model", slow, "--out", dir, "--run-id", "slow", "--json", "-q"]);
+    expect(timedOut.code).toBe(0);
+    const records = readJsonl<RunRecord>(join(dir, "slow", "records.jsonl"));
+    expect(records.every((x) => x.finishReason === "timeout" && x.errorKind === "timeout" && x.attempts === 2)).toBe(true);
+    const summary = JSON.parse(timedOut.stdout) as Summary;
+    expect(summary.cells[0]?.failures).toMatchObject({ timeouts: 40, rate: 1 });
+  });
+});
