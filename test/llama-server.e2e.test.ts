@@ -105,4 +105,20 @@ describe("llama-server through the OpenAI-compatible backend", () => {
     const summary = JSON.parse(timedOut.stdout) as Summary;
     expect(summary.cells[0]?.failures).toMatchObject({ timeouts: 40, rate: 1 });
   });
+
+  it("heldout doctor says which models are ready and how to fix the others", async () => {
+    const { freePort } = await import("./helpers/llama-server.js");
+    const down = manifest("down", [`http://127.0.0.1:${await freePort()}`]);
+    const missing = join(dir, "missing.yaml");
+    writeFileSync(missing, "id: missing\nbackend: llama\nsources: [./nope.gguf]\n");
+    const r = heldout(["doctor", "--suite", "tasks/tinystories", "--model", manifest("up", [servers[0]?.url as string]), "--model", down, "--model", missing, "--model", "models/stories260k.yaml"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^OK\s+suite tinystories\s+40 tasks, frozen/m);
+    expect(r.stdout).toMatch(/^OK\s+model up\s+stories260k on http:\/\/127\.0\.0\.1:\d+/m);
+    expect(r.stdout).toMatch(/^FAIL\s+model down\s+no endpoint answered: .*ECONNREFUSED[\s\S]*?fix: start the server/m);
+    expect(r.stdout).toMatch(/^FAIL\s+model missing\s+.*no source could be loaded[\s\S]*?fix: fix `sources` in the manifest/m);
+    expect(r.stdout).toMatch(/^OK\s+model stories260k\s+.*sha256 270cba1bd510/m);
+    expect(r.stdout).toMatch(/^(OK|WARN)\s+engine binary\s+node-llama-cpp (prebuilt|localBuild)/m);
+    expect(r.stdout).toMatch(/2 check\(s\) failed/);
+  });
 });

@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { HeldoutError } from "../core/errors.js";
 import { packageVersion } from "../system/fingerprint.js";
 import { registerCompare } from "./compare.js";
+import { registerDoctor } from "./doctor.js";
 import { registerFreeze } from "./freeze.js";
 import { registerRun } from "./run.js";
 import { registerShow } from "./show.js";
@@ -21,13 +22,15 @@ Examples:
   heldout run --model models/arith-step600.yaml --model ../shared/models/arith/arith-step6000.gguf --json
   heldout freeze tasks/my-suite                 lock a suite's content (sha256) before comparing runs
   heldout show results/<run-id>                 print a finished run's table again
-  heldout compare <run-a> <run-b> --fail-on-regression 2   is B significantly worse than A?`,
+  heldout compare <run-a> <run-b> --fail-on-regression 2   is B significantly worse than A?
+  heldout doctor --model models/my-server.yaml   is everything a run needs ready?`,
   );
 
 registerRun(program);
 registerFreeze(program);
 registerShow(program);
 registerCompare(program);
+registerDoctor(program);
 
 program.exitOverride();
 try {

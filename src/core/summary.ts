@@ -67,7 +67,21 @@ export interface CellSummary {
   peakRssBytes: number | null;
   peakVramBytes: number | null;
   failures: { errors: number; timeouts: number; empty: number; total: number; rate: number | null };
+  /** Server backends: what each endpoint served (empty for the embedded backend). */
+  endpoints: EndpointSummary[];
+  /** Generations that needed more than one request. */
+  retried: number;
   error: string | null;
+}
+
+export interface EndpointSummary {
+  endpoint: string;
+  generations: number;
+  failures: number;
+  completionTokens: number;
+  /** Median over its generations. */
+  generationTokensPerSecond: number | null;
+  latencyP50Ms: number | null;
 }
 
 export interface Summary {
@@ -136,8 +150,26 @@ export function summarizeCell(cell: CellInfo, expected: number, records: readonl
     peakRssBytes: exec?.peakRssBytes ?? null,
     peakVramBytes: exec?.peakVramBytes ?? null,
     failures: { errors, timeouts, empty, total: errors + timeouts + empty, rate: n ? (errors + timeouts + empty) / n : null },
+    endpoints: endpointSummaries(records),
+    retried: records.filter((r) => (r.attempts ?? 1) > 1).length,
     error: exec?.error ?? null,
   };
+}
+
+function endpointSummaries(records: readonly RunRecord[]): EndpointSummary[] {
+  const names = [...new Set(records.map((r) => r.endpoint).filter((e): e is string => typeof e === "string"))].sort();
+  return names.map((endpoint) => {
+    const rs = records.filter((r) => r.endpoint === endpoint);
+    const ok = rs.filter((r) => r.error === null);
+    return {
+      endpoint,
+      generations: rs.length,
+      failures: rs.length - ok.length,
+      completionTokens: rs.reduce((s, r) => s + r.completionTokens, 0),
+      generationTokensPerSecond: percentile(ok.map((r) => r.generationTokensPerSecond).filter((v): v is number => v !== null), 50),
+      latencyP50Ms: percentile(ok.map((r) => r.latencyMs), 50),
+    };
+  });
 }
 
 function latencyBounds(latency: number[]): { latencyP50: Bounds; latencyP95: Bounds; latencyP99: Bounds } {

@@ -84,6 +84,14 @@ export function summaryTable(summary: Summary, color: boolean, sortBy: SortKey =
     for (const c of summary.comparisons) notes.push(`  ${c.candidate}: ${c.verdict}`);
   }
   for (const c of cells) {
+    if (c.endpoints.length > 1 || c.retried > 0) {
+      notes.push(`${c.cellId}: ${c.retried} generation(s) retried; per endpoint:`);
+      for (const e of c.endpoints) {
+        notes.push(`  ${e.endpoint}: ${e.generations} generations, ${e.failures} failed, ${formatNumber(e.generationTokensPerSecond)} tok/s median, latency p50 ${formatMs(e.latencyP50Ms)} ms`);
+      }
+    }
+  }
+  for (const c of cells) {
     const k = c.consistency;
     if (k) notes.push(`${c.cellId}: ${k.k} samples: pass@1 ${formatRate(k.pass1)}, pass@${k.k} ${formatRate(k.passAtK)}, pass^${k.k} ${formatRate(k.passHatK)}; ${formatPct(k.allFail)} of tasks fail in every sample, ${formatPct(k.unstable)} are unstable`);
   }

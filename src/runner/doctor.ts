@@ -1,0 +1,98 @@
+import { cpus } from "node:os";
+import { checkGgufHeader } from "../backends/gguf-header.js";
+import { createBackend } from "../backends/index.js";
+import { getEngine, SOURCE_BUILD_COMMAND } from "../backends/llama-engine.js";
+import { DEFAULT_RUNTIME } from "../core/model-spec.js";
+import { HeldoutError } from "../core/errors.js";
+import type { ModelSpec } from "../core/types.js";
+import { loadModelSpec, resolveModel } from "../store/models.js";
+import { checkFrozen, loadSuite } from "../store/suite-files.js";
+
+/**
+ * What `heldout doctor` checks before a run: the engine binary (and whether a source build would
+ * help here), the GPU, the suite and its lock, and every model: files exist, hash and look like
+ * GGUF; servers answer and have the model. Each check says what to do when it is not ready.
+ */
+export interface Check {
+  subject: string;
+  status: "ok" | "warn" | "fail";
+  detail: string;
+  fix?: string;
+}
+
+export async function runDoctor(options: { suiteDir?: string; modelFiles: string[] }): Promise<Check[]> {
+  const checks: Check[] = [];
+  const firstFile = options.modelFiles.find((f) => /\.gguf$/i.test(f)) ?? "";
+  try {
+    const engine = await getEngine({ binary: "auto", gpu: "auto" }, firstFile);
+    const info = engine.info;
+    const openmp = info.cmakeOptions.GGML_OPENMP === "ON";
+    const cores = cpus().length;
+    checks.push({
+      subject: "engine binary",
+      status: info.binary === "prebuilt" && cores <= 4 ? "warn" : "ok",
+      detail: `node-llama-cpp ${info.binary}${info.cpuVariant ? ` (${info.cpuVariant})` : ""}, ${openmp ? "OpenMP" : "no OpenMP"}, ${cores} CPUs`,
+      ...(info.binary === "prebuilt" && cores <= 4
+        ? { fix: `the prebuilt binary runs 20–35× slower with more than 1 thread on small machines (heldout uses 1); a source build with OpenMP is faster here: npx --no node-llama-cpp source download --release ${info.llamaCppRelease.split("@")[1] ?? "latest"} --skipBuild && ${SOURCE_BUILD_COMMAND}` }
+        : {}),
+    });
+    checks.push(
+      info.gpuFallback
+        ? { subject: "GPU", status: "warn", detail: `not usable: ${info.gpuFallback}`, fix: "models run on the CPU; rebuild node-llama-cpp's GPU backend for this driver (see README, GPUs)" }
+        : { subject: "GPU", status: "ok", detail: info.gpu === false ? "none (CPU only)" : `${info.gpu}, a test decode passed` },
+    );
+  } catch (error) {
+    checks.push({ subject: "engine binary", status: "fail", detail: (error as Error).message.split("\n")[0] ?? "", fix: "npm install (node-llama-cpp ships prebuilt binaries)" });
+  }
+  if (options.suiteDir) {
+    try {
+      const suite = loadSuite(options.suiteDir);
+      const frozen = checkFrozen(suite);
+      checks.push(
+        frozen.state === "frozen"
+          ? { subject: `suite ${suite.name}`, status: "ok", detail: `${suite.tasks.length} tasks, frozen (sha256 ${suite.hash.slice(0, 12)}…)` }
+          : { subject: `suite ${suite.name}`, status: "warn", detail: frozen.reason, fix: `heldout freeze ${options.suiteDir}` },
+      );
+    } catch (error) {
+      checks.push({ subject: `suite ${options.suiteDir}`, status: "fail", detail: error instanceof HeldoutError ? error.format() : (error as Error).message });
+    }
+  }
+  for (const file of options.modelFiles) checks.push(await checkModel(file));
+  return checks;
+}
+
+async function checkModel(file: string): Promise<Check> {
+  let spec: ModelSpec;
+  try {
+    spec = loadModelSpec(file);
+  } catch (error) {
+    return { subject: file, status: "fail", detail: error instanceof HeldoutError ? error.format() : (error as Error).message };
+  }
+  const subject = `model ${spec.id}`;
+  try {
+    const resolved = await resolveModel(spec);
+    if (!spec.server) {
+      checkGgufHeader(resolved.path);
+      const skipped = resolved.skipped.length ? `; skipped: ${resolved.skipped.join("; ")}` : "";
+      return { subject, status: "ok", detail: `${resolved.path} (${(resolved.sizeBytes / 2 ** 20).toFixed(1)} MiB, sha256 ${resolved.sha256.slice(0, 12)}…)${skipped}` };
+    }
+    // A server model is ready when its backend can load it: endpoints answer and have the model.
+    const backend = createBackend(spec.backend);
+    const loaded = await backend.load({ backend: spec.backend, runtime: { ...DEFAULT_RUNTIME, ...spec.runtime }, server: spec.server });
+    await backend.unload();
+    return {
+      subject,
+      status: loaded.warnings.length ? "warn" : "ok",
+      detail: `${spec.server.model} on ${spec.server.endpoints.join(", ")}${loaded.warnings.length ? `: ${loaded.warnings.join("; ")}` : ""}`,
+      ...(loaded.warnings.length ? { fix: "start the servers that did not answer, or remove them from the manifest" } : {}),
+    };
+  } catch (error) {
+    const message = error instanceof HeldoutError ? error.format() : (error as Error).message;
+    const fix = spec.server
+      ? "start the server (e.g. llama-server -m model.gguf --port 8080 -a NAME, or ollama serve && ollama pull NAME) and check the manifest's endpoints and model"
+      : /GGUF/.test(message)
+        ? "the file is not a usable GGUF: download or convert it again"
+        : "fix `sources` in the manifest, or put the file where it points";
+    return { subject, status: "fail", detail: message, ...(fix ? { fix } : {}) };
+  }
+}
