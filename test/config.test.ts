@@ -220,10 +220,22 @@ describe("parseModelSpec", () => {
   });
 
   it("an unknown backend, an unknown field", () => {
-    expect(one("id: m\nsource: a\nbackend: ollama\n")).toBe('models/m.yaml:3: field "backend": must be one of llama, got "ollama"');
+    expect(one("id: m\nsource: a\nbackend: vllm\n")).toBe('models/m.yaml:3: field "backend": must be one of llama, openai, ollama, got "vllm"');
     expect(one("id: m\nsource: a\nsha: x\n")).toBe(
-      'models/m.yaml:3: field "sha": unknown field; known fields: id, backend, sources, source, sha256, runtime, description',
+      'models/m.yaml:3: field "sha": unknown field; known fields: id, backend, sources, source, sha256, runtime, description, server',
     );
+  });
+
+  it("server backends need `server` and no files; the llama backend needs files and no `server`", () => {
+    expect(one("id: m\nbackend: ollama\n")).toBe('models/m.yaml:1: field "server": is required for backend "ollama": {endpoints: [http://127.0.0.1:8080], model: name}');
+    expect(one("id: m\nbackend: openai\nsource: a.gguf\nserver: {endpoints: [http://h:1], model: x}\n")).toBe(
+      'models/m.yaml:3: field "source": backend "openai" talks to a server: give `server: {endpoints, model}` instead of files',
+    );
+    expect(one("id: m\nbackend: openai\nserver:\n  endpoints: [ftp://h]\n  model: x\n")).toBe('models/m.yaml:4: field "server.endpoints": "ftp://h" is not an http(s) URL');
+    expect(one("id: m\nsource: a\nserver: {endpoints: [http://h:1], model: x}\n")).toMatch(/field "server": is for server backends/);
+    const spec = parseModelSpec("models/m.yaml", "id: m\nbackend: openai\nserver:\n  endpoints: [http://127.0.0.1:8080/, http://127.0.0.1:8081]\n  model: x\n  apiKeyEnv: KEY\n");
+    expect(spec.server).toEqual({ endpoints: ["http://127.0.0.1:8080", "http://127.0.0.1:8081"], model: "x", api: "completions", requestTimeoutMs: 120000, retries: 2, apiKeyEnv: "KEY" });
+    expect(spec.sources).toEqual([]);
   });
 
   it("each runtime field of the wrong type or range, with its line", () => {

@@ -14,6 +14,8 @@ export interface PreparedPrompt {
   chatTemplate: string | null;
   /** Stop strings the chat template needs in addition to the profile's. */
   stopStrings: string[];
+  /** A system message for an engine that applies the chat template itself (a server); else in `text`. */
+  system?: string;
 }
 
 export interface GenerationRequest {

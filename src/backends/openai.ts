@@ -51,7 +51,7 @@ export class OpenAIBackend implements Backend {
 
   async preparePrompt(text: string, chatTemplate: "auto" | "never" | "always", system: string | null = null): Promise<PreparedPrompt> {
     const server = this.requireServer();
-    if (server.api === "chat") return { text: system ? `${system}\n\n${text}` : text, tokenIds: [], chatTemplate: "server", stopStrings: [] };
+    if (server.api === "chat") return { text, tokenIds: [], chatTemplate: "server", stopStrings: [], ...(system ? { system } : {}) };
     const full = system ? `${system}\n\n${text}` : text;
     let tokenIds: number[] = [];
     if (this.tokenizer) {
@@ -97,7 +97,8 @@ export class OpenAIBackend implements Backend {
       stream_options: { include_usage: true },
     };
     const chat = server.api === "chat";
-    const body = chat ? { ...common, messages: [{ role: "user", content: request.prompt.text }] } : { ...common, prompt: request.prompt.text };
+    const messages = [...(request.prompt.system ? [{ role: "system", content: request.prompt.system }] : []), { role: "user", content: request.prompt.text }];
+    const body = chat ? { ...common, messages } : { ...common, prompt: request.prompt.text };
     const timeout = AbortSignal.timeout(Math.min(server.requestTimeoutMs, request.timeoutMs));
     const signal = AbortSignal.any([outer, timeout]);
     const startMs = performance.now();
