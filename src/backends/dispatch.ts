@@ -133,3 +133,28 @@ export async function dispatch(
   await Promise.all(workers);
   return { wallMs: firstStart !== undefined && lastEnd !== undefined ? lastEnd - firstStart : 0, aborted: options.signal?.aborted === true };
 }
+
+/**
+ * Asks every endpoint about the model at load time. A model an endpoint does not have stops the
+ * load (the manifest is wrong); an endpoint that does not answer is a warning, and its share of
+ * the work goes to the others until it does; the load fails only when none answers.
+ */
+export async function probeEndpoints(
+  endpoints: readonly string[],
+  probe: (endpoint: string) => Promise<Record<string, unknown>>,
+): Promise<{ endpoints: Record<string, unknown>[]; warnings: string[] }> {
+  const found: Record<string, unknown>[] = [];
+  const warnings: string[] = [];
+  for (const endpoint of endpoints) {
+    try {
+      found.push({ endpoint, ...(await probe(endpoint)) });
+    } catch (error) {
+      const failure = toFailure(error, false);
+      if (failure.kind === "model-not-found") throw failure;
+      warnings.push(`${endpoint} did not answer (${failure.message}); its share goes to the other endpoints until it does`);
+      found.push({ endpoint, error: failure.message });
+    }
+  }
+  if (found.every((e) => "error" in e)) throw new Error(`no endpoint answered: ${warnings.join("; ")}`);
+  return { endpoints: found, warnings };
+}

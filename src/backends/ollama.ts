@@ -1,7 +1,7 @@
 import { Ollama, type GenerateResponse, type ModelResponse, type Options } from "ollama";
 import type { Generation, ServerSettings } from "../core/types.js";
 import type { Backend, BatchResult, ContextSettings, GenerationRequest, LoadedModelInfo, LoadTarget, PreparedPrompt } from "./backend.js";
-import { dispatch, RequestFailure, toFailure } from "./dispatch.js";
+import { dispatch, probeEndpoints, RequestFailure, toFailure } from "./dispatch.js";
 
 /**
  * Ollama servers through the `ollama` package (REST API of Ollama docs/api.md, v0.6–v0.12):
@@ -30,38 +30,27 @@ export class OllamaBackend implements Backend {
     this.server = server;
     this.gpuLayers = typeof target.runtime.gpuLayers === "number" ? target.runtime.gpuLayers : undefined;
     const started = performance.now();
-    const endpoints: Record<string, unknown>[] = [];
-    const warnings: string[] = [];
-    for (const endpoint of server.endpoints) {
+    const { endpoints, warnings } = await probeEndpoints(server.endpoints, async (endpoint) => {
       const client = this.client(endpoint, AbortSignal.timeout(QUERY_TIMEOUT_MS));
-      try {
-        const shown = await client.show({ model: server.model }).catch((error: unknown) => {
-          const failure = toFailure(error, false);
-          if (failure.kind !== "model-not-found") throw failure;
-          throw new RequestFailure("model-not-found", `${endpoint} does not have the model "${server.model}" (${failure.message}); pull it with \`ollama pull ${server.model}\``, false);
-        });
-        const listed = await client.list();
-        const entry = listed.models.find((m) => sameModel(m, server.model));
-        // The version is only informative: an older server without /api/version still serves.
-        const version = await client.version().then((v) => v.version, () => null);
-        endpoints.push({
-          endpoint,
-          version,
-          model: entry?.name ?? server.model,
-          // The manifest digest: Ollama's counterpart of a GGUF file's sha256.
-          digest: entry?.digest ?? null,
-          sizeBytes: entry?.size ?? null,
-          details: shown.details ?? entry?.details ?? null,
-          hasTemplate: Boolean(shown.template),
-        });
-      } catch (error) {
+      const shown = await client.show({ model: server.model }).catch((error: unknown) => {
         const failure = toFailure(error, false);
-        if (failure.kind === "model-not-found") throw failure;
-        warnings.push(`${endpoint} did not answer (${failure.message}); its share goes to the other endpoints until it does`);
-        endpoints.push({ endpoint, error: failure.message });
-      }
-    }
-    if (endpoints.every((e) => "error" in e)) throw new Error(`no endpoint answered: ${warnings.join("; ")}`);
+        if (failure.kind !== "model-not-found") throw failure;
+        throw new RequestFailure("model-not-found", `${endpoint} does not have the model "${server.model}" (${failure.message}); pull it with \`ollama pull ${server.model}\``, false);
+      });
+      const listed = await client.list();
+      const entry = listed.models.find((m) => sameModel(m, server.model));
+      // The version is only informative: an older server without /api/version still serves.
+      const version = await client.version().then((v) => v.version, () => null);
+      return {
+        version,
+        model: entry?.name ?? server.model,
+        // The manifest digest: Ollama's counterpart of a GGUF file's sha256.
+        digest: entry?.digest ?? null,
+        sizeBytes: entry?.size ?? null,
+        details: shown.details ?? entry?.details ?? null,
+        hasTemplate: Boolean(shown.template),
+      };
+    });
     const digests = new Set(endpoints.filter((e) => typeof e.digest === "string").map((e) => e.digest));
     if (digests.size > 1) warnings.push(`the endpoints serve different builds of "${server.model}" (digests ${[...digests].join(", ")}): results mix them`);
     return {

@@ -1,6 +1,6 @@
 import type { Generation, ServerSettings } from "../core/types.js";
 import type { Backend, BatchResult, ContextSettings, GenerationRequest, LoadedModelInfo, LoadTarget, PreparedPrompt } from "./backend.js";
-import { dispatch, RequestFailure, toFailure } from "./dispatch.js";
+import { dispatch, probeEndpoints, RequestFailure, toFailure } from "./dispatch.js";
 import { sseData } from "./sse.js";
 
 /**
@@ -21,26 +21,16 @@ export class OpenAIBackend implements Backend {
     if (!server) throw new Error("the openai backend needs `server` settings");
     this.server = server;
     const started = performance.now();
-    const endpoints: Record<string, unknown>[] = [];
-    const warnings: string[] = [];
-    for (const endpoint of server.endpoints) {
-      try {
-        const models = (await this.getJson(endpoint, "/v1/models")) as { data?: { id: string }[] };
-        const ids = (models.data ?? []).map((m) => m.id);
-        if (!ids.includes(server.model)) {
-          throw new RequestFailure("model-not-found", `${endpoint} does not serve a model "${server.model}" (it serves: ${ids.join(", ") || "none"})`, false);
-        }
-        const props = await this.getJson(endpoint, "/props").catch(() => null);
-        endpoints.push({ endpoint, models: ids, props: summarizeProps(props) });
-        if (props && !this.tokenizer) this.tokenizer = endpoint;
-      } catch (error) {
-        const failure = toFailure(error, false);
-        if (failure.kind === "model-not-found") throw failure;
-        warnings.push(`${endpoint} did not answer (${failure.message}); its share goes to the other endpoints until it does`);
-        endpoints.push({ endpoint, error: failure.message });
+    const { endpoints, warnings } = await probeEndpoints(server.endpoints, async (endpoint) => {
+      const models = (await this.getJson(endpoint, "/v1/models")) as { data?: { id: string }[] };
+      const ids = (models.data ?? []).map((m) => m.id);
+      if (!ids.includes(server.model)) {
+        throw new RequestFailure("model-not-found", `${endpoint} does not serve a model "${server.model}" (it serves: ${ids.join(", ") || "none"})`, false);
       }
-    }
-    if (endpoints.every((e) => "error" in e)) throw new Error(`no endpoint answered: ${warnings.join("; ")}`);
+      const props = await this.getJson(endpoint, "/props").catch(() => null);
+      if (props && !this.tokenizer) this.tokenizer = endpoint;
+      return { models: ids, props: summarizeProps(props) };
+    });
     return {
       loadMs: performance.now() - started,
       runtime: { model: server.model, api: server.api, endpoints: server.endpoints, concurrency: server.concurrency ?? null },

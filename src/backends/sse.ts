@@ -19,18 +19,3 @@ export async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator
   if (rest.startsWith("data:")) yield rest.slice(5).trimStart();
 }
 
-/** Newline-delimited JSON (Ollama's streaming format), one object a line. */
-export async function* ndjson(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let cut: number;
-    while ((cut = buffer.indexOf("\n")) >= 0) {
-      const line = buffer.slice(0, cut).trim();
-      buffer = buffer.slice(cut + 1);
-      if (line) yield line;
-    }
-  }
-  if (buffer.trim()) yield buffer.trim();
-}

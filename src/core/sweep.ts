@@ -1,4 +1,5 @@
 import { FieldReader, isRecord, parseConfig, Problems, describe, type ConfigDoc } from "./config-doc.js";
+import { createRng } from "../stats/random.js";
 import { templateVariables } from "./template.js";
 import type { RuntimeSettings, SamplingSettings } from "./types.js";
 
@@ -258,7 +259,7 @@ export function expandGrid(sweep: Sweep, modelIds: readonly string[]): { cells: 
   const kept = all.filter((c) => !sweep.exclude.some((rule) => matches(rule, c.modelId, c.settings)));
   let cells = kept;
   if (sweep.sample && sweep.sample.n < kept.length) {
-    const rand = mulberry32(sweep.sample.seed);
+    const rand = createRng(sweep.sample.seed);
     const order = kept.map((_, i) => i);
     for (let i = order.length - 1; i > 0; i--) {
       const j = Math.floor(rand() * (i + 1));
@@ -276,13 +277,3 @@ export function sweptPaths(cells: readonly GridPoint[]): string[] {
   return paths.filter((p) => new Set(cells.map((c) => JSON.stringify(settingValue(c.modelId, c.settings, p)))).size > 1);
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
