@@ -58,16 +58,28 @@ function taggedAlive(): number {
   return n;
 }
 
-/** Starts the CLI and resolves with its exit once it ends, after `killAfterMs` SIGKILL if still running. */
-function runAndKill(args: string[], killAfterMs: number, signal: NodeJS.Signals = "SIGKILL"): Promise<{ code: number | null; signal: string | null; stderr: string }> {
+/**
+ * Starts the CLI and resolves with its exit once it ends; sends `signal` after `killAfterMs`, or as
+ * soon as `when` holds (polled every 20 ms), if it is still running.
+ */
+function runAndKill(args: string[], killAfterMs: number, signal: NodeJS.Signals = "SIGKILL", when?: () => boolean): Promise<{ code: number | null; signal: string | null; stderr: string }> {
   return new Promise((resolve) => {
     const [name, value] = TAG.split("=") as [string, string];
     const child = spawn(process.execPath, [join(ROOT, "bin/heldout.js"), ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", [name]: value } });
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill(signal), killAfterMs);
+    const poll = when
+      ? setInterval(() => {
+          if (when()) {
+            clearInterval(poll);
+            child.kill(signal);
+          }
+        }, 20)
+      : undefined;
     child.on("close", (code, sig) => {
       clearTimeout(timer);
+      clearInterval(poll);
       resolve({ code, signal: sig, stderr });
     });
   });
@@ -183,7 +195,9 @@ describe("an engine host that dies mid-cell", () => {
 describe("Ctrl-C", () => {
   it("stops cleanly with exit 130, keeps what finished, and says how to resume", async () => {
     const out = tempDir();
-    const r = await runAndKill(sweepArgs(out, "int"), 1500, "SIGINT");
+    // Interrupt once some records are on disk (a fixed delay is flaky on a loaded 2-core machine).
+    const file = join(out, "int", "records.jsonl");
+    const r = await runAndKill(sweepArgs(out, "int"), 120_000, "SIGINT", () => existsSync(file) && readFileSync(file, "utf8").split("\n").length > 20);
     expect(r.code).toBe(130);
     expect(r.stderr).toContain(`resume with: heldout run --resume int --out ${out}`);
     const partial = outputsByKey(join(out, "int", "records.jsonl"));
