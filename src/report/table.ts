@@ -81,7 +81,7 @@ export function summaryTable(summary: Summary, color: boolean, sortBy: SortKey =
   if (summary.comparisons.length > 0) {
     const base = summary.comparisons[0]?.baseline;
     notes.push(`against the first cell (${base})${summary.comparisons.length > 1 ? ", p Holm-adjusted over these comparisons" : ""}:`);
-    for (const c of summary.comparisons) notes.push(`  ${c.candidate}: ${c.verdict}`);
+    for (const c of summary.comparisons) notes.push(`  ${c.verdict}`);
   }
   for (const c of cells) {
     if (c.endpoints.length > 1 || c.retried > 0) {
