@@ -4,6 +4,7 @@ import { packageVersion } from "../system/fingerprint.js";
 import { registerCompare } from "./compare.js";
 import { registerDoctor } from "./doctor.js";
 import { registerFreeze } from "./freeze.js";
+import { registerProfile } from "./profile.js";
 import { registerRun } from "./run.js";
 import { registerShow } from "./show.js";
 
@@ -31,6 +32,7 @@ registerFreeze(program);
 registerShow(program);
 registerCompare(program);
 registerDoctor(program);
+registerProfile(program);
 
 program.exitOverride();
 try {

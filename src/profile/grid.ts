@@ -1,0 +1,75 @@
+import { mean, sampleStandardDeviation } from "simple-statistics";
+import { percentile } from "../core/percentile.js";
+
+/**
+ * The throughput profiler's plan and statistics (pure). Like llama-bench: prompt processing (pp)
+ * of N tokens and generation (tg) of N tokens, at context depths, over lists of settings, each
+ * measured `reps` times after warm-up; reported as mean ± sd and median.
+ */
+export interface ProfilePoint {
+  binary: "auto" | "prebuilt" | "source";
+  threads: number;
+  parallel: number;
+  depth: number;
+  batchSize: number | null;
+  flashAttention: boolean;
+  gpuLayers: number | "max" | "auto";
+}
+
+export interface ProfileTest {
+  kind: "pp" | "tg";
+  tokens: number;
+}
+
+export interface ProfileAxes {
+  binary: ProfilePoint["binary"][];
+  threads: number[];
+  parallel: number[];
+  depth: number[];
+  batchSize: (number | null)[];
+  flashAttention: boolean[];
+  gpuLayers: ProfilePoint["gpuLayers"][];
+}
+
+export function profilePoints(axes: ProfileAxes): ProfilePoint[] {
+  const out: ProfilePoint[] = [];
+  for (const binary of axes.binary)
+    for (const gpuLayers of axes.gpuLayers)
+      for (const flashAttention of axes.flashAttention)
+        for (const batchSize of axes.batchSize)
+          for (const threads of axes.threads)
+            for (const parallel of axes.parallel) for (const depth of axes.depth) out.push({ binary, threads, parallel, depth, batchSize, flashAttention, gpuLayers });
+  return out;
+}
+
+export interface ProfileStats {
+  n: number;
+  mean: number | null;
+  sd: number | null;
+  median: number | null;
+}
+
+export function rateStats(samples: readonly number[]): ProfileStats {
+  const xs = samples.filter((v) => Number.isFinite(v));
+  return {
+    n: xs.length,
+    mean: xs.length ? mean(xs) : null,
+    sd: xs.length > 1 ? sampleStandardDeviation(xs) : null,
+    median: percentile(xs, 50),
+  };
+}
+
+/** One measured test at one point: aggregate tok/s over all sequences, and per sequence. */
+export interface ProfileResult {
+  model: string;
+  modelPath: string;
+  synthetic: boolean;
+  point: ProfilePoint;
+  test: ProfileTest;
+  /** The engine that actually ran (binary, CPU variant, GPU), as recorded by the worker. */
+  engine: Record<string, unknown>;
+  samples: number[];
+  stats: ProfileStats;
+  perSequence: ProfileStats;
+  error: string | null;
+}

@@ -1,0 +1,81 @@
+import { spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadModelSpec, resolveModel } from "../store/models.js";
+import { profilePoints, rateStats, type ProfileAxes, type ProfileResult, type ProfileTest } from "./grid.js";
+import type { WorkerJob, WorkerLine } from "./worker.js";
+
+/**
+ * `heldout profile`: pp and tg throughput of models over lists of settings through the embedded
+ * engine, each (model, binary) in its own worker process, written to results/<id>/profile.json.
+ */
+export interface ProfileOptions {
+  modelFiles: string[];
+  axes: ProfileAxes;
+  tests: ProfileTest[];
+  reps: number;
+  warmup: number;
+  gpu: "auto" | "cpu";
+  outDir: string;
+  runId: string;
+  onProgress?: (message: string) => void;
+}
+
+export async function runProfile(options: ProfileOptions): Promise<{ dir: string; results: ProfileResult[] }> {
+  const results: ProfileResult[] = [];
+  const points = profilePoints(options.axes);
+  for (const file of options.modelFiles) {
+    const spec = loadModelSpec(file);
+    if (spec.server) throw new Error(`model ${spec.id}: the profiler measures the embedded engine; ${spec.backend} servers report their own timings`);
+    const resolved = await resolveModel(spec);
+    for (const binary of options.axes.binary) {
+      const job: WorkerJob = { modelPath: resolved.path, binary, gpu: options.gpu, points: points.filter((p) => p.binary === binary), tests: options.tests, reps: options.reps, warmup: options.warmup };
+      options.onProgress?.(`${spec.id}: ${job.points.length * job.tests.length} measurements with the ${binary} binary`);
+      const lines = await runWorker(job);
+      for (const line of lines) {
+        results.push({
+          model: spec.id,
+          modelPath: resolved.path,
+          synthetic: false,
+          point: line.point,
+          test: line.test,
+          engine: line.engine,
+          samples: line.samples,
+          stats: rateStats(line.samples),
+          perSequence: rateStats(line.samples.map((s) => s / line.point.parallel)),
+          error: line.error,
+        });
+      }
+    }
+  }
+  const dir = join(options.outDir, options.runId);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "profile.json"), `${JSON.stringify({ kind: "profile", runId: options.runId, createdAt: new Date().toISOString(), reps: options.reps, warmup: options.warmup, results }, null, 2)}\n`);
+  return { dir, results };
+}
+
+function runWorker(job: WorkerJob): Promise<WorkerLine[]> {
+  const script = fileURLToPath(new URL("./worker.js", import.meta.url));
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [script, JSON.stringify(job)], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+    child.on("close", (code, signal) => {
+      const lines = out
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as WorkerLine);
+      // A worker that died (a native crash) costs the measurements it had not printed.
+      if (code !== 0) {
+        const done = new Set(lines.map((l) => JSON.stringify([l.point, l.test])));
+        const why = `profile worker died (${signal ?? `exit ${code}`}): ${err.trim().split("\n").slice(-3).join(" | ")}`;
+        for (const point of job.points)
+          for (const test of job.tests) if (!done.has(JSON.stringify([point, test]))) lines.push({ point, test, engine: {}, samples: [], error: why });
+      }
+      resolve(lines);
+    });
+  });
+}
