@@ -10,8 +10,6 @@ import type { RuntimeSettings } from "../core/types.js";
 
 /** The options a source build must be made with for heldout to find it (the build folder is keyed by them). */
 export const SOURCE_BUILD_CMAKE_OPTIONS = { GGML_NATIVE: "OFF", GGML_OPENMP: "ON" } as const;
-export const SOURCE_BUILD_COMMAND =
-  "NODE_LLAMA_CPP_CMAKE_OPTION_GGML_NATIVE=OFF NODE_LLAMA_CPP_CMAKE_OPTION_GGML_OPENMP=ON npx --no node-llama-cpp source build --gpu false";
 
 export interface EngineInfo {
   binary: "prebuilt" | "localBuild";
@@ -106,7 +104,7 @@ async function loadBinding(binary: RuntimeSettings["binary"], gpu: "auto" | fals
     return await getLlama({ ...common, build: "never", usePrebuiltBinaries: false, cmakeOptions: { ...SOURCE_BUILD_CMAKE_OPTIONS } });
   } catch (error) {
     if (binary === "source") {
-      throw new Error(`runtime.binary is "source" but no local build of node-llama-cpp with OpenMP was found; build it once (offline, ~3 min) with:\n  ${SOURCE_BUILD_COMMAND}\n(${(error as Error).message})`);
+      throw new Error(`runtime.binary is "source" but no local build of node-llama-cpp with OpenMP was found; build it once (offline, ~3 min) with: heldout engine build\n(${(error as Error).message})`);
     }
     return getLlama({ ...common, build: "never", usePrebuiltBinaries: true });
   }

@@ -3,6 +3,7 @@ import { HeldoutError } from "../core/errors.js";
 import { packageVersion } from "../system/fingerprint.js";
 import { registerCompare } from "./compare.js";
 import { registerDoctor } from "./doctor.js";
+import { registerEngine } from "./engine.js";
 import { registerFreeze } from "./freeze.js";
 import { registerProfile } from "./profile.js";
 import { registerRun } from "./run.js";
@@ -33,6 +34,7 @@ registerShow(program);
 registerCompare(program);
 registerDoctor(program);
 registerProfile(program);
+registerEngine(program);
 
 program.exitOverride();
 try {

@@ -1,7 +1,7 @@
 import { cpus } from "node:os";
 import { checkGgufHeader } from "../backends/gguf-header.js";
 import { createBackend } from "../backends/index.js";
-import { getEngine, SOURCE_BUILD_COMMAND } from "../backends/llama-engine.js";
+import { getEngine } from "../backends/llama-engine.js";
 import { DEFAULT_RUNTIME } from "../core/model-spec.js";
 import { HeldoutError } from "../core/errors.js";
 import type { ModelSpec } from "../core/types.js";
@@ -33,7 +33,7 @@ export async function runDoctor(options: { suiteDir?: string; modelFiles: string
       status: info.binary === "prebuilt" && cores <= 4 ? "warn" : "ok",
       detail: `node-llama-cpp ${info.binary}${info.cpuVariant ? ` (${info.cpuVariant})` : ""}, ${openmp ? "OpenMP" : "no OpenMP"}, ${cores} CPUs`,
       ...(info.binary === "prebuilt" && cores <= 4
-        ? { fix: `the prebuilt binary runs 20–35× slower with more than 1 thread on small machines (heldout uses 1); a source build with OpenMP is faster here: npx --no node-llama-cpp source download --release ${info.llamaCppRelease.split("@")[1] ?? "latest"} --skipBuild && ${SOURCE_BUILD_COMMAND}` }
+        ? { fix: "the prebuilt binary runs 20–35× slower with more than 1 thread on small machines (heldout uses 1); a source build with OpenMP is faster here: heldout engine build (offline, ~3 minutes)" }
         : {}),
     });
     checks.push(
