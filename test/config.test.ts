@@ -234,7 +234,7 @@ describe("parseModelSpec", () => {
     expect(one("id: m\nbackend: openai\nserver:\n  endpoints: [ftp://h]\n  model: x\n")).toBe('models/m.yaml:4: field "server.endpoints": "ftp://h" is not an http(s) URL');
     expect(one("id: m\nsource: a\nserver: {endpoints: [http://h:1], model: x}\n")).toMatch(/field "server": is for server backends/);
     const spec = parseModelSpec("models/m.yaml", "id: m\nbackend: openai\nserver:\n  endpoints: [http://127.0.0.1:8080/, http://127.0.0.1:8081]\n  model: x\n  apiKeyEnv: KEY\n");
-    expect(spec.server).toEqual({ endpoints: ["http://127.0.0.1:8080", "http://127.0.0.1:8081"], model: "x", api: "completions", requestTimeoutMs: 120000, retries: 2, apiKeyEnv: "KEY" });
+    expect(spec.server).toEqual({ endpoints: ["http://127.0.0.1:8080", "http://127.0.0.1:8081"], model: "x", api: "completions", requestTimeoutMs: 120000, retries: 2, warmUp: true, apiKeyEnv: "KEY" });
     expect(spec.sources).toEqual([]);
   });
 

@@ -101,7 +101,8 @@ describe("llama-server through the OpenAI-compatible backend", () => {
     const timedOut = heldout(["run", "--suite", "tasks/tinystories", "--model", slow, "--out", dir, "--run-id", "slow", "--json", "-q"]);
     expect(timedOut.code).toBe(0);
     const records = readJsonl<RunRecord>(join(dir, "slow", "records.jsonl"));
-    expect(records.every((x) => x.finishReason === "timeout" && x.errorKind === "timeout" && x.attempts === 2)).toBe(true);
+    // A generation slower than its timeout is recorded as a timeout, not retried (it would be as slow again).
+    expect(records.every((x) => x.finishReason === "timeout" && x.errorKind === "timeout" && x.attempts === 1)).toBe(true);
     const summary = JSON.parse(timedOut.stdout) as Summary;
     expect(summary.cells[0]?.failures).toMatchObject({ timeouts: 40, rate: 1 });
   });

@@ -23,7 +23,8 @@ function target(endpoints: string[], server: Partial<ServerSettings> = {}, gpuLa
   return {
     backend: "ollama",
     runtime: { threads: 3, gpuLayers, contextSize: 512, flashAttention: false, binary: "auto", gpu: "auto" },
-    server: { endpoints, model: "tiny", api: "completions", requestTimeoutMs: 5_000, retries: 0, ...server },
+    // No warm-up request: these tests count and shape every request the server receives.
+    server: { endpoints, model: "tiny", api: "completions", requestTimeoutMs: 5_000, retries: 0, warmUp: false, ...server },
   };
 }
 
@@ -345,7 +346,7 @@ describe("contract: heldout run through the CLI", () => {
     await withServer({ answers, failFirst: 1 }, async (s) => {
       const dir = tempDir("heldout-ollama-");
       const manifest = join(dir, "fake-ollama.yaml");
-      writeFileSync(manifest, `id: fake-ollama\nbackend: ollama\nserver:\n  endpoints: [${s.url}]\n  model: tiny\n  retries: 2\n`);
+      writeFileSync(manifest, `id: fake-ollama\nbackend: ollama\nserver:\n  endpoints: [${s.url}]\n  model: tiny\n  retries: 2\n  warmUp: false\n`);
       const out = join(dir, "results");
       const r = await heldoutAsync(["run", "--suite", suite, "--model", manifest, "--out", out, "--run-id", "ollama", "--allow-unfrozen", "--json", "-q"]);
       expect(r.stderr).not.toMatch(/internal error/);
@@ -365,5 +366,24 @@ describe("contract: heldout run through the CLI", () => {
       const cell = readJsonl<{ backend: { engine: Record<string, unknown> } }>(join(out, "ollama", "cells.jsonl"))[0];
       expect(cell?.backend.engine).toMatchObject({ library: "ollama", endpoints: [{ endpoint: s.url, digest: TINY.digest }] });
     });
+  });
+});
+
+describe("contract: warm-up", () => {
+  it("sends one short untimed request per endpoint before a cell, and records only the real ones", async () => {
+    const a = await startOllamaContractServer({});
+    const b = await startOllamaContractServer({});
+    try {
+      const seen: Generation[] = [];
+      await generate([a.url, b.url], ["one two", "three four", "five six"], { server: { warmUp: true }, onEach: (g) => seen.push(g) });
+      expect(seen).toHaveLength(3);
+      const bodies = [...generateBodies(a), ...generateBodies(b)] as { options?: { num_predict?: number } }[];
+      // 3 generations + 1 warm-up on each of the 2 endpoints, the warm-ups at most 8 tokens.
+      expect(bodies).toHaveLength(5);
+      expect(bodies.filter((x) => (x.options?.num_predict ?? 0) <= 8)).toHaveLength(2);
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 });

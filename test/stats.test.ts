@@ -137,7 +137,7 @@ const PASS = { pass: true, value: 1, reason: "ok" };
 const FAIL = { pass: false, value: 0, reason: "no" };
 
 function exec(over: Partial<CellExecution> = {}): CellExecution {
-  return { cellId: "c1", modelId: "m1", loadMs: 50, generationWallMs: 2000, peakRssBytes: 1e6, peakVramBytes: null, backend: {}, error: null, ...over };
+  return { cellId: "c1", modelId: "m1", loadMs: 50, generationWallMs: 2000, generations: 4, completionTokens: 30, peakRssBytes: 1e6, peakVramBytes: null, backend: {}, error: null, ...over };
 }
 
 describe("summarizeCell", () => {
@@ -195,6 +195,13 @@ describe("summarizeCell", () => {
     expect(s.generationTokensPerSecond.p5).toBeCloseTo(26.25, 9);
   });
 
+  it("aggregate tokens/s adds up every execution of a resumed cell, not only the last", () => {
+    const first = exec({ generationWallMs: 3000, generations: 30, completionTokens: 300 });
+    const resumed = exec({ generationWallMs: 1000, generations: 10, completionTokens: 100 });
+    // (300 + 100) tokens over (3 + 1) s; dividing all the cell's tokens by the last 1 s would say 400.
+    expect(summarizeCell({ cellId: "c1", modelId: "m1", label: {}, samples: 1 }, 4, records, [first, resumed]).aggregateCompletionTokensPerSecond).toBe(100);
+  });
+
   it("tokens and aggregate tokens/s from the generation wall time", () => {
     expect(s.tokens).toEqual({ prompt: 20, completion: 30, completionPerTask: 7.5 });
     // 30 completion tokens over 2000 ms of wall time = 15 per s
@@ -224,7 +231,7 @@ describe("summarizeCell", () => {
     expect(summarizeCell(cell, 4, records, exec({ generationWallMs: 0 })).aggregateCompletionTokensPerSecond).toBeNull();
     expect(summarizeCell(cell, 4, records, undefined).aggregateCompletionTokensPerSecond).toBeNull();
     const allErrors = [record({ finishReason: "error", error: "x", completionTokens: 0 })];
-    expect(summarizeCell(cell, 1, allErrors, exec()).aggregateCompletionTokensPerSecond).toBeNull();
+    expect(summarizeCell(cell, 1, allErrors, exec({ generations: 0, completionTokens: 0 })).aggregateCompletionTokensPerSecond).toBeNull();
   });
 
   it("timeouts are counted as timeouts, not as empty outputs", () => {
@@ -252,7 +259,8 @@ describe("summarize", () => {
       record({ cellId: "a", score: PASS }),
       record({ cellId: "a", score: PASS }),
     ];
-    const executions = [exec({ cellId: "a", error: "crashed" }), exec({ cellId: "b" }), exec({ cellId: "a", generationWallMs: 1000 })];
+    // Cell a: a crashed execution (nothing timed), then a resumed one that generated 4 tokens in 1 s.
+    const executions = [exec({ cellId: "a", error: "crashed", generationWallMs: null, generations: 0, completionTokens: 0 }), exec({ cellId: "b" }), exec({ cellId: "a", generationWallMs: 1000, completionTokens: 4 })];
     const sum = summarize(
       { runId: "run-1", suite: { name: "demo", hash: "abc", tasks: 2 } },
       [

@@ -181,6 +181,25 @@ describe("an engine host that dies mid-cell", () => {
     expect(failed.every((x) => x.modelId === "stories260k-chat")).toBe(true);
   });
 
+  it("a resume runs the generations that failed again, and their new records supersede the failed ones", () => {
+    const out = tempDir();
+    expect(heldout(sweepArgs(out, "again"), { HELDOUT_TEST_HOST_ABORT: "stories260k-chat:5" }).code).toBe(3);
+    const resumed = heldout(["run", "--resume", "again", "--out", out, "-q", "--json"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const summary = JSON.parse(resumed.stdout) as Summary;
+    expect(summary.cells.every((c) => c.status === "completed" && c.n === 40 && c.failures.errors === 0)).toBe(true);
+    // The file keeps the history (155 failure lines, then their replacements); the latest line per key counts.
+    const lines = readJsonl<RunRecord>(join(out, "again", "records.jsonl"));
+    expect(lines.length).toBe(320 + 155);
+    const latest = new Map(lines.map((x) => [keyOf(x), x]));
+    expect(latest.size).toBe(320);
+    expect([...latest.values()].every((x) => x.error === null)).toBe(true);
+    // What had succeeded before the crash is unchanged (greedy), and was not generated again.
+    const before = lines.slice(0, 320).filter((x) => x.error === null);
+    expect(before.length).toBe(165);
+    for (const x of before) expect(latest.get(keyOf(x))?.output).toBe(x.output);
+  });
+
   it("with --retries 1 a restarted host finishes the unfinished cells", () => {
     const out = tempDir();
     const r = heldout([...sweepArgs(out, "retry"), "--retries", "1"], { HELDOUT_TEST_HOST_ABORT: "stories260k-chat:5" });

@@ -24,7 +24,8 @@ export class RequestFailure extends Error {
 /** Classifies what fetch or a stream threw. */
 export function toFailure(error: unknown, timedOut: boolean): RequestFailure {
   if (error instanceof RequestFailure) return error;
-  if (timedOut) return new RequestFailure("timeout", "no complete answer within the request timeout", true);
+  // A generation slower than its timeout would be as slow again: recorded, not retried.
+  if (timedOut) return new RequestFailure("timeout", "no complete answer within the request timeout", false);
   const e = error as { message?: string; cause?: { code?: string; message?: string } };
   const code = e.cause?.code ?? "";
   if (/ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EPIPE|UND_ERR_SOCKET|UND_ERR_CONNECT/.test(code) || /fetch failed|socket|terminated/i.test(e.message ?? "")) {
@@ -40,6 +41,11 @@ export interface DispatchOptions {
   signal?: AbortSignal;
   /** First backoff; doubles per attempt, capped at 2 s. */
   backoffMs?: number;
+  /**
+   * One untimed, unrecorded short request per endpoint first: a server loads a model lazily (or
+   * reloads it for a new context size), which must not land in the first generation's latency.
+   */
+  warmUp?: boolean;
 }
 
 interface Job {
@@ -128,6 +134,11 @@ export async function dispatch(
     }
   };
 
+  const first = requests[0];
+  if (options.warmUp && first) {
+    const warm = { ...first, maxTokens: Math.min(first.maxTokens, 8) };
+    await Promise.all(options.endpoints.map((e) => run(warm, e, options.signal ?? new AbortController().signal).catch(() => undefined)));
+  }
   const workers: Promise<void>[] = [];
   for (const endpoint of options.endpoints) for (let i = 0; i < Math.max(1, options.concurrency); i++) workers.push(worker(endpoint));
   await Promise.all(workers);

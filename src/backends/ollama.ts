@@ -88,7 +88,7 @@ export class OllamaBackend implements Backend {
   ): Promise<BatchResult> {
     const server = this.requireServer();
     const concurrency = server.concurrency ?? context.parallel;
-    const result = await dispatch(requests, { endpoints: server.endpoints, concurrency, retries: server.retries, signal }, (r, endpoint, s) => this.generate(r, context, endpoint, s), onResult);
+    const result = await dispatch(requests, { endpoints: server.endpoints, concurrency, retries: server.retries, signal, warmUp: server.warmUp !== false }, (r, endpoint, s) => this.generate(r, context, endpoint, s), onResult);
     return {
       ...result,
       context: {

@@ -65,7 +65,7 @@ export class OpenAIBackend implements Backend {
   ): Promise<BatchResult> {
     const server = this.requireServer();
     const concurrency = server.concurrency ?? context.parallel;
-    const result = await dispatch(requests, { endpoints: server.endpoints, concurrency, retries: server.retries, signal }, (r, endpoint, s) => this.generate(r, endpoint, s), onResult);
+    const result = await dispatch(requests, { endpoints: server.endpoints, concurrency, retries: server.retries, signal, warmUp: server.warmUp !== false }, (r, endpoint, s) => this.generate(r, endpoint, s), onResult);
     return { ...result, context: { concurrencyPerEndpoint: concurrency, endpoints: server.endpoints.length } };
   }
 
@@ -77,9 +77,12 @@ export class OpenAIBackend implements Backend {
       max_tokens: request.maxTokens,
       temperature: s.temperature,
       top_p: s.topP,
-      top_k: s.topK,
+      // 0 means "off" in heldout; llama-server reads any top_k ≤ 0 as off, vLLM wants −1.
+      top_k: s.topK === 0 ? -1 : s.topK,
       min_p: s.minP,
       repeat_penalty: s.repeatPenalty,
+      // vLLM and SGLang name it so (and ignore unknown fields): send both spellings.
+      repetition_penalty: s.repeatPenalty,
       repeat_last_n: s.repeatLastN,
       seed: s.seed,
       stop: [...s.stop, ...request.prompt.stopStrings],

@@ -103,7 +103,7 @@ Exit codes: 0 completed, 2 bad input, ${EXIT_CELLS_FAILED} some cells failed (th
         process.stderr.write(`heldout: interrupted; resume with: heldout run --resume ${id}${out}\n`);
         process.exitCode = EXIT_INTERRUPTED;
       } else if (outcome.failedCells > 0) {
-        process.stderr.write(`heldout: ${outcome.failedCells} cell(s) failed (see the table); the other cells are complete\n`);
+        process.stderr.write(`heldout: ${outcome.failedCells} cell(s) failed or incomplete (see the table); the other cells are complete; \`heldout run --resume ${id}${out}\` retries failed generations\n`);
         process.exitCode = EXIT_CELLS_FAILED;
       }
     });

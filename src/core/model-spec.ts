@@ -14,7 +14,7 @@ export const DEFAULT_RUNTIME: RuntimeSettings = {
 };
 
 const MANIFEST_FIELDS = ["id", "backend", "sources", "source", "sha256", "runtime", "description", "server"] as const;
-const SERVER_FIELDS = ["endpoints", "endpoint", "model", "api", "apiKeyEnv", "requestTimeoutMs", "concurrency", "retries"] as const;
+const SERVER_FIELDS = ["endpoints", "endpoint", "model", "api", "apiKeyEnv", "requestTimeoutMs", "concurrency", "retries", "warmUp"] as const;
 const RUNTIME_FIELDS = ["threads", "gpuLayers", "contextSize", "batchSize", "flashAttention", "kvCacheType", "binary", "gpu"] as const;
 
 export function parseModelSpec(file: string, text: string): ModelSpec {
@@ -82,6 +82,7 @@ function readServer(r: FieldReader, backend: "openai" | "ollama"): ServerSetting
     api: s.oneOf("api", ["completions", "chat"] as const, "completions"),
     requestTimeoutMs: s.number("requestTimeoutMs", 120_000, { min: 1 }) ?? 120_000,
     retries: s.number("retries", 2, { min: 0, integer: true }) ?? 2,
+    warmUp: s.boolean("warmUp", true),
   };
   if (s.has("apiKeyEnv")) settings.apiKeyEnv = s.string("apiKeyEnv");
   if (s.has("concurrency")) settings.concurrency = s.number("concurrency", undefined, { min: 1, integer: true });

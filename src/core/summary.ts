@@ -16,6 +16,9 @@ export interface CellExecution {
   loadMs: number | null;
   /** Wall time from the first request handed to the engine to the last generation's end. */
   generationWallMs: number | null;
+  /** Generations this execution produced and their completion tokens (a resumed cell has several executions). */
+  generations: number;
+  completionTokens: number;
   peakRssBytes: number | null;
   peakVramBytes: number | null;
   backend: Record<string, unknown>;
@@ -98,7 +101,13 @@ export interface Summary {
 
 export const NO_AREA = "(none)";
 
-export function summarizeCell(cell: CellInfo, expected: number, records: readonly RunRecord[], exec: CellExecution | undefined): CellSummary {
+/**
+ * `executions` are the cell's lines of cells.jsonl in order (a resumed cell has several): the
+ * latest decides its status and memory figures; throughput adds them all up.
+ */
+export function summarizeCell(cell: CellInfo, expected: number, records: readonly RunRecord[], executions: CellExecution | readonly CellExecution[] | undefined): CellSummary {
+  const all = executions === undefined ? [] : Array.isArray(executions) ? (executions as readonly CellExecution[]) : [executions as CellExecution];
+  const exec = all[all.length - 1];
   const n = records.length;
   const passed = records.filter((r) => r.score.pass).length;
   const areaNames = [...new Set(records.map((r) => r.area ?? NO_AREA))].sort();
@@ -120,7 +129,11 @@ export function summarizeCell(cell: CellInfo, expected: number, records: readonl
   const empty = records.filter((r) => r.error === null && r.finishReason !== "timeout" && r.output.trim() === "").length;
   const completion = records.reduce((s, r) => s + r.completionTokens, 0);
   const prompt = records.reduce((s, r) => s + r.promptTokens, 0);
-  const wall = exec?.generationWallMs ?? null;
+  // Tokens and wall time of every execution that measured both: a resume must not divide all the
+  // cell's tokens by the wall time of its last part only.
+  const timed = all.filter((e) => e.generationWallMs !== null && e.generationWallMs > 0 && e.generations > 0);
+  const timedTokens = timed.reduce((s, e) => s + (e.completionTokens ?? 0), 0);
+  const wall = timed.reduce((s, e) => s + (e.generationWallMs as number), 0);
   const status = exec?.error ? "failed" : n >= expected && exec ? "completed" : "incomplete";
   return {
     cellId: cell.cellId,
@@ -145,7 +158,7 @@ export function summarizeCell(cell: CellInfo, expected: number, records: readonl
     },
     consistency: cellConsistency(records, cell.samples),
     tokens: { prompt, completion, completionPerTask: n ? completion / n : null },
-    aggregateCompletionTokensPerSecond: wall && wall > 0 && ran.length ? (completion * 1000) / wall : null,
+    aggregateCompletionTokensPerSecond: wall > 0 ? (timedTokens * 1000) / wall : null,
     loadMs: exec?.loadMs ?? null,
     peakRssBytes: exec?.peakRssBytes ?? null,
     peakVramBytes: exec?.peakVramBytes ?? null,
@@ -241,8 +254,7 @@ export function summarize(
       c,
       run.suite.tasks * c.samples,
       byCell.get(c.cellId) ?? [],
-      // The latest execution wins: a resumed cell appends a new line.
-      [...executions].reverse().find((e) => e.cellId === c.cellId),
+      executions.filter((e) => e.cellId === c.cellId),
     ),
   );
   return {

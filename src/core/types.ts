@@ -98,6 +98,8 @@ export interface ServerSettings {
   concurrency?: number;
   /** Attempts after the first, on another endpoint where there is one, with backoff. */
   retries: number;
+  /** One untimed short request per endpoint before each cell (a lazily loaded model). Default true. */
+  warmUp: boolean;
 }
 
 export interface ModelSpec {

@@ -78,7 +78,10 @@ export async function runBench(options: RunOptions): Promise<RunOutcome> {
   const store = new RunStore(dir);
   if (!resumed) writeJsonAtomic(store.path(MANIFEST_FILE), manifest);
 
-  const done = new Set(store.records().map((r) => key(r.cellId, r.taskId, r.sample)));
+  // A failed generation (a crashed host, a server that was down, a model that did not load) is
+  // tried again on resume; its new record supersedes the failed one (latest per key wins).
+  const done = new Set(store.records().filter((r) => r.finishReason !== "error").map((r) => key(r.cellId, r.taskId, r.sample)));
+  const executed = new Set(store.cells().filter((c) => c.error === null).map((c) => c.cellId));
   const prompts = new Map<string, string>();
   const promptFor = (cell: PlannedCell, task: Task) => {
     const k = `${cell.settings.prompt.name}\u0000${task.id}`;
@@ -105,7 +108,7 @@ export async function runBench(options: RunOptions): Promise<RunOutcome> {
       if (signal.aborted) break;
       const model = inputs.resolved.get(group[0]?.modelId as string) as ResolvedModel;
       const spec = inputs.specs.find((s) => s.id === group[0]?.modelId) as ModelSpec;
-      const outcome = await runGroup({ group, model, spec, suite, store, done, pool, tracker, promptFor, retries: options.retries ?? 0, signal, fatal, env: env(group[0]?.modelId as string) });
+      const outcome = await runGroup({ group, model, spec, suite, store, done, executed, pool, tracker, promptFor, retries: options.retries ?? 0, signal, fatal, env: env(group[0]?.modelId as string) });
       if (outcome === "interrupted") interrupted = true;
     }
     if (signal.aborted) interrupted = true;
@@ -122,7 +125,8 @@ export async function runBench(options: RunOptions): Promise<RunOutcome> {
     );
   }
   const summary = writeSummary(store, manifest);
-  const failedCells = summary.cells.filter((c) => c.status === "failed").length;
+  // A cell that is neither complete nor failed after an uninterrupted run is a problem too.
+  const failedCells = summary.cells.filter((c) => c.status === "failed" || (!interrupted && c.status === "incomplete")).length;
   return { dir, summary, manifest, resumed, interrupted, failedCells };
 }
 
@@ -199,6 +203,8 @@ interface GroupContext {
   suite: Suite;
   store: RunStore;
   done: Set<string>;
+  /** Cells with an execution line in cells.jsonl. */
+  executed: Set<string>;
   pool: ScorePool;
   tracker: Tracker;
   promptFor: (cell: PlannedCell, task: Task) => string;
@@ -215,14 +221,19 @@ async function runGroup(g: GroupContext): Promise<"done" | "interrupted"> {
       for (let sample = 0; sample < cell.settings.samples; sample++) if (!g.done.has(key(cell.id, task.id, sample))) todo.push({ task, sample });
     return todo;
   };
+  // A cell whose records are all there but whose execution line is not (killed between the two
+  // writes) gets a line without figures, so it reads as completed rather than forever incomplete.
+  const closeComplete = (cell: PlannedCell) => {
+    if (!g.executed.has(cell.id)) appendExecution(g, { ...emptyExecution(g, cell), backend: { kind: g.spec.backend, note: "records completed in an earlier execution" } });
+    g.tracker.cellDone(cell.id);
+  };
   if (g.group.every((c) => todoOf(c).length === 0)) {
-    g.tracker.cellsDone += g.group.length;
+    g.group.forEach(closeComplete);
     return "done";
   }
   const label = g.group[0]?.modelId as string;
   for (let attempt = 0; ; attempt++) {
     let host: EngineHost | undefined;
-    let current: PlannedCell | undefined;
     const onAbort = () => host?.abort();
     g.signal.addEventListener("abort", onAbort);
     try {
@@ -235,14 +246,13 @@ async function runGroup(g: GroupContext): Promise<"done" | "interrupted"> {
       for (const cell of g.group) {
         const todo = todoOf(cell);
         if (todo.length === 0) {
-          g.tracker.cellsDone++;
+          closeComplete(cell);
           continue;
         }
         if (g.signal.aborted) return "interrupted";
-        current = cell;
         const aborted = await runCell(g, host, cell, todo, loaded);
         if (aborted) return "interrupted";
-        g.tracker.cellsDone++;
+        g.tracker.cellDone(cell.id);
       }
       await host.close();
       host = undefined;
@@ -259,9 +269,11 @@ async function runGroup(g: GroupContext): Promise<"done" | "interrupted"> {
       g.tracker.warn(`${label}: ${message.split("\n")[0]}`);
       for (const cell of g.group) {
         const todo = todoOf(cell);
-        if (todo.length === 0 && cell !== current) continue;
-        await failCell(g, cell, todo, message);
-        g.tracker.cellsDone++;
+        if (todo.length === 0) closeComplete(cell);
+        else {
+          await failCell(g, cell, todo, message);
+          g.tracker.cellDone(cell.id);
+        }
       }
       return "done";
     } finally {
@@ -294,27 +306,49 @@ async function runCell(
     };
   });
   const writes: Promise<void>[] = [];
-  const batch = await host.generate(requests, { ...contextOf(cell) }, (results) => {
-    const known = results.flatMap((r) => {
-      const item = items.get(r.key);
-      return item ? [{ ...item, prompt: r.prompt, generation: r.generation }] : [];
+  let generations = 0;
+  let completionTokens = 0;
+  let batch: Awaited<ReturnType<EngineHost["generate"]>>;
+  try {
+    batch = await host.generate(requests, { ...contextOf(cell) }, (results) => {
+      const known = results.flatMap((r) => {
+        const item = items.get(r.key);
+        return item ? [{ ...item, prompt: r.prompt, generation: r.generation }] : [];
+      });
+      generations += known.length;
+      completionTokens += known.reduce((s, r) => s + r.generation.completionTokens, 0);
+      writes.push(scoreAndWrite(g, cell, known).catch((error: unknown) => g.fatal(error as Error)));
     });
-    writes.push(scoreAndWrite(g, cell, known).catch((error: unknown) => g.fatal(error as Error)));
-  });
-  await Promise.all(writes);
+  } finally {
+    // Results already received are recorded before anything else happens (a dead host's
+    // failure records must not race them).
+    await Promise.allSettled(writes);
+  }
   if (batch.aborted) return true;
   const execution: CellExecution = {
     cellId: cell.id,
     modelId: cell.modelId,
     loadMs: loaded.info.loadMs,
     generationWallMs: batch.wallMs,
-    peakRssBytes: Math.max(batch.memory.peakRssBytes, loaded.memory.peakRssBytes),
-    peakVramBytes: batch.memory.peakVramBytes ?? loaded.memory.peakVramBytes,
+    generations,
+    completionTokens,
+    // For a model on a server the host process's memory is heldout's own, not the model's.
+    peakRssBytes: g.spec.server ? null : Math.max(batch.memory.peakRssBytes, loaded.memory.peakRssBytes),
+    peakVramBytes: g.spec.server ? null : (batch.memory.peakVramBytes ?? loaded.memory.peakVramBytes),
     backend: { kind: g.spec.backend, pid: host.pid ?? null, model: loaded.info.runtime, context: batch.context, engine: loaded.info.engine, warnings: loaded.info.warnings },
     error: null,
   };
-  g.store.appendCell(execution);
+  appendExecution(g, execution);
   return false;
+}
+
+function emptyExecution(g: GroupContext, cell: PlannedCell): CellExecution {
+  return { cellId: cell.id, modelId: cell.modelId, loadMs: null, generationWallMs: null, generations: 0, completionTokens: 0, peakRssBytes: null, peakVramBytes: null, backend: { kind: g.spec.backend }, error: null };
+}
+
+function appendExecution(g: GroupContext, execution: CellExecution): void {
+  g.store.appendCell(execution);
+  if (execution.error === null) g.executed.add(execution.cellId);
 }
 
 function contextOf(cell: PlannedCell) {
@@ -354,7 +388,7 @@ async function failCell(g: GroupContext, cell: PlannedCell, todo: { task: Task; 
     g.done.add(key(cell.id, task.id, sample));
     g.tracker.record(record);
   }
-  g.store.appendCell({ cellId: cell.id, modelId: cell.modelId, loadMs: null, generationWallMs: null, peakRssBytes: null, peakVramBytes: null, backend: { kind: "llama" }, error: message });
+  appendExecution(g, { ...emptyExecution(g, cell), error: message });
 }
 
 function toRecord(dir: string, suite: Suite, cell: PlannedCell, task: Task, sample: number, prompt: string, g: Generation, score: RunRecord["score"]): RunRecord {
@@ -379,7 +413,7 @@ function toRecord(dir: string, suite: Suite, cell: PlannedCell, task: Task, samp
     generationTokensPerSecond: m.generationTokensPerSecond,
     score,
     error: g.error ?? null,
-    errorKind: g.errorKind ?? (g.error ? "engine" : null),
+    errorKind: g.errorKind ?? (g.finishReason === "timeout" ? "timeout" : g.error ? "engine" : null),
     endpoint: g.endpoint ?? null,
     attempts: g.attempts ?? 1,
     serverTimings: g.serverTimings ?? null,
@@ -388,7 +422,7 @@ function toRecord(dir: string, suite: Suite, cell: PlannedCell, task: Task, samp
 
 /** Run-wide progress: cells, generations, pass rate so far, live tokens/s, ETA. */
 class Tracker {
-  cellsDone = 0;
+  private readonly finishedCells = new Set<string>();
   private generations: number;
   private passed = 0;
   private scored = 0;
@@ -405,6 +439,15 @@ class Tracker {
     this.generations = already;
     this.startedWith = already;
     progress.start(total);
+  }
+
+  get cellsDone(): number {
+    return this.finishedCells.size;
+  }
+
+  /** Idempotent: a cell counted once even when a restarted host passes it again. */
+  cellDone(cellId: string): void {
+    this.finishedCells.add(cellId);
   }
 
   record(r: RunRecord): void {

@@ -1,5 +1,6 @@
 import { appendFileSync, closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, fstatSync, readSync } from "node:fs";
 import { join } from "node:path";
+import { HeldoutError } from "../core/errors.js";
 import type { CellExecution } from "../core/summary.js";
 import type { RunRecord } from "../core/types.js";
 
@@ -53,15 +54,35 @@ export function readJsonl<T>(path: string): T[] {
     } catch (error) {
       // Only the last line may be partial (a killed run); anything else is corruption worth knowing about.
       if (i < lines.length - 1 && lines.slice(i + 1).some((l) => l.trim() !== "")) {
-        throw new Error(`${path}:${i + 1}: not valid JSON (${(error as Error).message})`);
+        throw new HeldoutError(
+          "corrupt-results",
+          `not valid JSON (${(error as Error).message}); the file was edited or damaged. Remove that line to run its task again on resume`,
+          { file: path, line: i + 1 },
+        );
       }
     }
   }
   return out;
 }
 
+/**
+ * The records that count: the latest line for each (cell, task, sample). A key appears twice when
+ * a resume re-ran a generation that had failed (or a crashed host's failure line raced a late
+ * result); the later line supersedes the earlier one.
+ */
+export function latestRecords(records: readonly RunRecord[]): RunRecord[] {
+  const byKey = new Map<string, RunRecord>();
+  for (const r of records) byKey.set(`${r.cellId}\u0000${r.taskId}\u0000${r.sample}`, r);
+  return [...byKey.values()];
+}
+
 export class RunStore {
-  constructor(readonly dir: string) {
+  /** `readOnly` (show, compare): read what is there, never create or repair anything. */
+  constructor(
+    readonly dir: string,
+    readOnly = false,
+  ) {
+    if (readOnly) return;
     mkdirSync(dir, { recursive: true });
     repairJsonl(join(dir, RECORDS_FILE));
     repairJsonl(join(dir, CELLS_FILE));
@@ -85,8 +106,9 @@ export class RunStore {
     appendFileSync(this.path(CELLS_FILE), `${JSON.stringify(cell)}\n`);
   }
 
+  /** The latest record per key (see latestRecords). */
   records(): RunRecord[] {
-    return readJsonl<RunRecord>(this.path(RECORDS_FILE));
+    return latestRecords(readJsonl<RunRecord>(this.path(RECORDS_FILE)));
   }
 
   cells(): CellExecution[] {

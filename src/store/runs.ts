@@ -19,7 +19,7 @@ export function loadRun(run: string, resultsRoot = "results"): LoadedRun {
   const dir = existsSync(join(run, SUMMARY_FILE)) ? run : join(resultsRoot, run);
   const summaryFile = join(dir, SUMMARY_FILE);
   if (!existsSync(summaryFile)) throw new HeldoutError("run-not-found", `no run here (no ${SUMMARY_FILE})`, { file: dir });
-  const store = new RunStore(dir);
+  const store = new RunStore(dir, true);
   return { dir, manifest: readJson<RunManifest>(join(dir, MANIFEST_FILE)), summary: readJson<Summary>(summaryFile), records: store.records() };
 }
 
@@ -33,8 +33,18 @@ export interface CellRef {
  * a model id with exactly one cell in the run.
  */
 export function resolveCell(ref: string, resultsRoot = "results"): CellRef {
-  const colon = ref.lastIndexOf(":");
-  const [runPart, cellPart] = colon > 0 && !existsSync(ref) ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, undefined];
+  // Split at the first colon whose left side is a run: model ids may contain colons (llama3:8b).
+  const isRun = (r: string) => existsSync(join(r, SUMMARY_FILE)) || existsSync(join(resultsRoot, r, SUMMARY_FILE));
+  let runPart = ref;
+  let cellPart: string | undefined;
+  if (!isRun(ref)) {
+    for (let i = ref.indexOf(":"); i > 0; i = ref.indexOf(":", i + 1)) {
+      if (isRun(ref.slice(0, i))) {
+        [runPart, cellPart] = [ref.slice(0, i), ref.slice(i + 1)];
+        break;
+      }
+    }
+  }
   const run = loadRun(runPart, resultsRoot);
   const cells = run.summary.cells;
   const list = () => cells.map((c) => `${c.cellId}${Object.keys(c.label).length ? ` (${Object.entries(c.label).map(([k, v]) => `${k}=${v}`).join(", ")})` : ""}`).join("\n  ");
