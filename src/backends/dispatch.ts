@@ -57,8 +57,16 @@ interface Job {
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((done) => {
-    const t = setTimeout(done, ms);
-    signal?.addEventListener("abort", () => (clearTimeout(t), done()), { once: true });
+    const onAbort = () => {
+      clearTimeout(t);
+      done();
+    };
+    // The listener goes when the timer fires: idle workers sleep often and must not pile them up.
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      done();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
 
 export async function dispatch(

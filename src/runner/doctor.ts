@@ -22,7 +22,19 @@ export interface Check {
 
 export async function runDoctor(options: { suiteDir?: string; modelFiles: string[] }): Promise<Check[]> {
   const checks: Check[] = [];
-  const firstFile = options.modelFiles.find((f) => /\.gguf$/i.test(f)) ?? "";
+  // The GPU probe decodes with a real model: the first local one given.
+  let firstFile = "";
+  for (const file of options.modelFiles) {
+    try {
+      const spec = loadModelSpec(file);
+      if (!spec.server) {
+        firstFile = (await resolveModel(spec)).path;
+        break;
+      }
+    } catch {
+      // reported with the model's own check below
+    }
+  }
   try {
     const engine = await getEngine({ binary: "auto", gpu: "auto" }, firstFile);
     const info = engine.info;
@@ -39,7 +51,7 @@ export async function runDoctor(options: { suiteDir?: string; modelFiles: string
     checks.push(
       info.gpuFallback
         ? { subject: "GPU", status: "warn", detail: `not usable: ${info.gpuFallback}`, fix: "models run on the CPU; rebuild node-llama-cpp's GPU backend for this driver (see README, GPUs)" }
-        : { subject: "GPU", status: "ok", detail: info.gpu === false ? "none (CPU only)" : `${info.gpu}, a test decode passed` },
+        : { subject: "GPU", status: "ok", detail: info.gpu === false ? "none (CPU only)" : firstFile ? `${info.gpu}, a test decode passed` : `${info.gpu} (not test-decoded: no local model given)` },
     );
   } catch (error) {
     checks.push({ subject: "engine binary", status: "fail", detail: (error as Error).message.split("\n")[0] ?? "", fix: "npm install (node-llama-cpp ships prebuilt binaries)" });

@@ -75,6 +75,14 @@ export async function runBench(options: RunOptions): Promise<RunOutcome> {
   }
   if (frozen.state === "unfrozen") progress.warn(`warning: running an unfrozen suite: ${frozen.reason}`);
   const manifest = previous ?? (await newManifest(runId, options, inputs));
+  if (previous) {
+    // Speed figures of one cell must come from one machine: say so when a resume is elsewhere.
+    const now = await fingerprint();
+    const was = previous.system;
+    if (now.cpu.brand !== was.cpu.brand || now.cpu.cores !== was.cpu.cores || now.memory.totalBytes !== was.memory.totalBytes || JSON.stringify(now.gpus) !== JSON.stringify(was.gpus)) {
+      progress.warn(`warning: resuming on different hardware (${now.cpu.brand}, ${now.cpu.cores} cores; the run started on ${was.cpu.brand}, ${was.cpu.cores} cores): speed figures of resumed cells mix machines`);
+    }
+  }
   const store = new RunStore(dir);
   if (!resumed) writeJsonAtomic(store.path(MANIFEST_FILE), manifest);
 
