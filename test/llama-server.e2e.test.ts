@@ -122,4 +122,25 @@ describe("llama-server through the OpenAI-compatible backend", () => {
     expect(r.stdout).toMatch(/^(OK|WARN)\s+engine binary\s+node-llama-cpp (prebuilt|localBuild)/m);
     expect(r.stdout).toMatch(/2 check\(s\) failed/);
   });
+
+  it("--engine llama-server runs a GGUF through llama.cpp's own server: same greedy outputs, its memory, and no server left behind", async () => {
+    const profile = join(dir, "engines.yaml");
+    writeFileSync(profile, "name: engines\nruntime:\n  engine: [embedded, llama-server]\nparallel: [1, 2]\n");
+    const r = heldout(["run", "--suite", "tasks/tinystories", "--model", "models/stories260k.yaml", "--profile", profile, "--out", dir, "--run-id", "engines", "--json", "-q"]);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout) as Summary;
+    expect(summary.cells.map((c) => c.label["runtime.engine"])).toEqual(["embedded", "embedded", "llama-server", "llama-server"]);
+    const records = readJsonl<RunRecord>(join(dir, "engines", "records.jsonl"));
+    const byCell = (i: number) => new Map(records.filter((x) => x.cellId === summary.cells[i]?.cellId).map((x) => [x.taskId, x.output]));
+    expect([...byCell(2).entries()].sort()).toEqual([...byCell(0).entries()].sort());
+    expect(summary.cells.every((c) => c.n === 40 && c.failures.errors === 0)).toBe(true);
+    const cells = readJsonl<{ cellId: string; backend: { kind: string; engine: { library?: string } } }>(join(dir, "engines", "cells.jsonl"));
+    expect(cells.filter((c) => c.backend.engine.library === "llama-server")).toHaveLength(2);
+    // The server is a child of the engine host: gone with it.
+    await new Promise((done) => setTimeout(done, 1000));
+    const { spawnSync } = await import("node:child_process");
+    const left = spawnSync("pgrep", ["-f", "llama-server .* -a model "], { encoding: "utf8" }).stdout.trim();
+    expect(left).toBe("");
+  });
 });
+

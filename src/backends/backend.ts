@@ -88,5 +88,10 @@ export interface Backend {
   ): Promise<BatchResult>;
   /** Device memory in use now, in bytes, or null when the model runs on the CPU. */
   vramUsedBytes(): Promise<number | null>;
+  /**
+   * When the model lives in another process this backend started (llama-server), that process's
+   * peak resident memory: it replaces the host's own figure, which would not include the model.
+   */
+  externalPeakRssBytes?(): number | null;
   unload(): Promise<void>;
 }

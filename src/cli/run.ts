@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { HeldoutError } from "../core/errors.js";
 import { SORT_KEYS, summaryTable, type SortKey } from "../report/table.js";
 import { dryRunText } from "../report/plan.js";
-import { loadInputs } from "../runner/inputs.js";
+import { loadInputs, type RunInputs } from "../runner/inputs.js";
 import { runBench, type RunManifest } from "../runner/run.js";
 import { MANIFEST_FILE, readJson } from "../store/results.js";
 import { useColor } from "./color.js";
@@ -30,6 +30,7 @@ interface RunFlags {
   dryRun?: boolean;
   retries: string;
   sort: SortKey;
+  engine?: "embedded" | "llama-server";
 }
 
 export function registerRun(program: Command): void {
@@ -44,6 +45,7 @@ export function registerRun(program: Command): void {
     .option("--out <dir>", "results root", "results")
     .option("--dry-run", "print the planned cells, generations and a token estimate, without loading a model")
     .option("--retries <n>", "restarts of a crashed engine host for its unfinished cells", "0")
+    .addOption(new Option("--engine <engine>", "run GGUF models with node-llama-cpp in-process (embedded) or with llama.cpp's llama-server").choices(["embedded", "llama-server"]))
     .addOption(new Option("--sort <key>", "table order").choices(SORT_KEYS).default("plan"))
     .option("--json", "print summary.json to stdout instead of the table")
     .option("--allow-unfrozen", "run a suite whose content differs from its lock (recorded in the manifest)")
@@ -57,10 +59,10 @@ Exit codes: 0 completed, 2 bad input, ${EXIT_CELLS_FAILED} some cells failed (th
     .action(async (flags: RunFlags) => {
       const retries = Number(flags.retries);
       if (!Number.isInteger(retries) || retries < 0) throw new HeldoutError("invalid-option", `--retries must be a whole number ≥ 0, got ${flags.retries}`);
-      let inputs = { suiteDir: flags.suite ?? DEFAULT_SUITE, modelFiles: flags.model ?? [], profileFile: flags.profile ?? DEFAULT_PROFILE };
+      let inputs: RunInputs = { suiteDir: flags.suite ?? DEFAULT_SUITE, modelFiles: flags.model ?? [], profileFile: flags.profile ?? DEFAULT_PROFILE, ...(flags.engine ? { engine: flags.engine } : {}) };
       let runId = flags.runId;
       if (flags.resume) {
-        if (flags.suite || flags.model || flags.profile || (flags.runId && flags.runId !== flags.resume)) {
+        if (flags.suite || flags.model || flags.profile || flags.engine || (flags.runId && flags.runId !== flags.resume)) {
           throw new HeldoutError("invalid-option", "--resume takes the suite, models and profile from the run's manifest; give no --suite, --model, --profile or --run-id with it");
         }
         const manifestPath = join(flags.out, flags.resume, MANIFEST_FILE);

@@ -11,11 +11,12 @@ export const DEFAULT_RUNTIME: RuntimeSettings = {
   flashAttention: false,
   binary: "auto",
   gpu: "auto",
+  engine: "embedded",
 };
 
 const MANIFEST_FIELDS = ["id", "backend", "sources", "source", "sha256", "runtime", "description", "server"] as const;
 const SERVER_FIELDS = ["endpoints", "endpoint", "model", "api", "apiKeyEnv", "requestTimeoutMs", "concurrency", "retries", "warmUp"] as const;
-const RUNTIME_FIELDS = ["threads", "gpuLayers", "contextSize", "batchSize", "flashAttention", "kvCacheType", "binary", "gpu"] as const;
+const RUNTIME_FIELDS = ["threads", "gpuLayers", "contextSize", "batchSize", "flashAttention", "kvCacheType", "binary", "gpu", "engine"] as const;
 
 export function parseModelSpec(file: string, text: string): ModelSpec {
   const problems = new Problems("invalid-model");
@@ -53,6 +54,7 @@ export function parseModelSpec(file: string, text: string): ModelSpec {
     flashAttention: rt?.boolean("flashAttention", d.flashAttention) ?? d.flashAttention,
     binary: rt?.oneOf("binary", ["auto", "prebuilt", "source"] as const, d.binary) ?? d.binary,
     gpu: rt?.oneOf("gpu", ["auto", "cpu"] as const, d.gpu) ?? d.gpu,
+    engine: rt?.oneOf("engine", ["embedded", "llama-server"] as const, d.engine) ?? d.engine,
   };
   if (rt?.has("kvCacheType")) runtime.kvCacheType = rt.oneOf("kvCacheType", KV_CACHE_TYPES, "f16");
   if (rt?.has("batchSize")) {

@@ -69,8 +69,8 @@ function planCell(suite: Suite, model: PlanModel, point: GridPoint, swept: strin
     runtime,
     maxTokens,
     label,
-    // What needs a new model load: the file, the binary, the GPU choice and layers offloaded.
-    hostKey: JSON.stringify([model.spec.id, runtime.binary, runtime.gpu, runtime.gpuLayers]),
+    // What needs a new model load: the file, the engine, the binary, the GPU choice and layers offloaded.
+    hostKey: JSON.stringify([model.spec.id, runtime.engine, runtime.binary, runtime.gpu, runtime.gpuLayers]),
   };
 }
 

@@ -24,7 +24,7 @@ export interface PromptVariant {
 }
 
 /** Runtime settings a profile may set (and sweep) over the model manifests' own. */
-export type RuntimeOverrides = Partial<Pick<RuntimeSettings, "threads" | "contextSize" | "batchSize" | "gpuLayers" | "flashAttention" | "kvCacheType">>;
+export type RuntimeOverrides = Partial<Pick<RuntimeSettings, "threads" | "contextSize" | "batchSize" | "gpuLayers" | "flashAttention" | "kvCacheType" | "engine">>;
 
 /** One point of the grid, without the model. */
 export interface CellSettings {
@@ -65,7 +65,7 @@ export const DEFAULT_PROMPT: PromptVariant = { name: "suite", template: null, sy
 
 const PROFILE_FIELDS = ["name", "description", "sampling", "samples", "parallel", "timeoutMs", "runtime", "prompts", "models", "exclude", "sample", "seed"] as const;
 const SAMPLING_FIELDS = ["temperature", "topP", "topK", "minP", "repeatPenalty", "repeatLastN", "seed", "maxTokens", "stop"] as const;
-const RUNTIME_FIELDS = ["threads", "contextSize", "batchSize", "gpuLayers", "flashAttention", "kvCacheType"] as const;
+const RUNTIME_FIELDS = ["threads", "contextSize", "batchSize", "gpuLayers", "flashAttention", "kvCacheType", "engine"] as const;
 const PROMPT_FIELDS = ["name", "template", "system", "fewShot", "answerSeparator", "exampleSeparator"] as const;
 export const KV_CACHE_TYPES = ["f32", "f16", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl"] as const;
 
@@ -123,6 +123,7 @@ export function parseSweep(file: string, text: string): Sweep {
     gpuLayers: rt?.has("gpuLayers") ? rt.axis<RuntimeSettings["gpuLayers"] | undefined>("gpuLayers", (x, k) => readAutoInt(x, k, ["auto", "max"]) as RuntimeSettings["gpuLayers"] | undefined, undefined) : [undefined],
     flashAttention: rt?.has("flashAttention") ? rt.axis<boolean | undefined>("flashAttention", (x, k) => x.boolean(k, false), undefined) : [undefined],
     kvCacheType: rt?.has("kvCacheType") ? rt.axis<string | undefined>("kvCacheType", (x, k) => x.oneOf(k, KV_CACHE_TYPES, "f16"), undefined) : [undefined],
+    engine: rt?.has("engine") ? rt.axis<RuntimeSettings["engine"] | undefined>("engine", (x, k) => x.oneOf(k, ["embedded", "llama-server"] as const, "embedded"), undefined) : [undefined],
   };
 
   const prompts = readPrompts(doc, r, problems);

@@ -75,6 +75,11 @@ export interface RuntimeSettings {
   flashAttention: boolean;
   /** KV cache element type (f16, q8_0, ...), for keys and values; unset = the engine's default (f16). */
   kvCacheType?: string;
+  /**
+   * Which engine runs a GGUF: node-llama-cpp in the engine host ("embedded"), or llama.cpp's own
+   * llama-server as a child process of the host ("llama-server"), as Ollama runs llama.cpp.
+   */
+  engine: "embedded" | "llama-server";
   /** Which node-llama-cpp binary: the prebuilt one, or one built from the bundled source with OpenMP. */
   binary: "auto" | "prebuilt" | "source";
   gpu: "auto" | "cpu";

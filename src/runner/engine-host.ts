@@ -31,7 +31,7 @@ async function handle(message: ToHost): Promise<void> {
   switch (message.type) {
     case "load":
       try {
-        backend = createBackend(message.target.backend);
+        backend = createBackend(message.target.backend, message.target.runtime.engine);
         const info = await backend.load(message.target);
         await send({ type: "loaded", info, memory: await memory.stop() });
         memory = startMemorySampler(() => backend.vramUsedBytes());
@@ -82,6 +82,8 @@ async function handle(message: ToHost): Promise<void> {
       );
       await flush();
       const batchMemory = await memory.stop();
+      const external = backend.externalPeakRssBytes?.() ?? null;
+      if (external !== null) batchMemory.peakRssBytes = external;
       memory = startMemorySampler(() => backend.vramUsedBytes());
       await send({ type: "batchDone", batch: message.batch, wallMs: result.wallMs, context: result.context, aborted: result.aborted, memory: batchMemory });
       return;

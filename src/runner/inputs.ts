@@ -16,6 +16,8 @@ export interface RunInputs {
   /** Model manifests or .gguf paths; when empty, the profile's `models`. */
   modelFiles: string[];
   profileFile: string;
+  /** Overrides every GGUF model's runtime.engine (`--engine`). */
+  engine?: "embedded" | "llama-server";
 }
 
 export interface LoadedInputs {
@@ -39,6 +41,7 @@ export async function loadInputs(inputs: RunInputs): Promise<LoadedInputs> {
   const modelFiles = inputs.modelFiles.length > 0 ? inputs.modelFiles : sweep.models;
   if (modelFiles.length === 0) throw new HeldoutError("no-models", "no models to run: pass --model FILE or list `models` in the profile", { file: inputs.profileFile, field: "models" });
   const specs = modelFiles.map(loadModelSpec);
+  if (inputs.engine) for (const s of specs) if (s.backend === "llama") s.runtime = { ...s.runtime, engine: inputs.engine };
   const ids = new Map<string, string>();
   for (const s of specs) {
     const other = ids.get(s.id);

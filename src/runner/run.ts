@@ -146,7 +146,7 @@ async function newManifest(runId: string, options: RunOptions, inputs: LoadedInp
     runId,
     createdAt: new Date().toISOString(),
     command: options.argv ?? [],
-    inputs: { suiteDir: options.suiteDir, modelFiles: inputs.specs.map((s) => s.file ?? s.id), profileFile: options.profileFile },
+    inputs: { suiteDir: options.suiteDir, modelFiles: inputs.specs.map((s) => s.file ?? s.id), profileFile: options.profileFile, ...(options.engine ? { engine: options.engine } : {}) },
     suite: { name: suite.name, dir: options.suiteDir, hash: suite.hash, tasks: suite.tasks.length, frozen: frozen.state === "frozen", unfrozenReason: frozen.state === "unfrozen" ? frozen.reason : null },
     profile: { name: sweep.name, file: sweep.file, description: sweep.description, gridSize: inputs.gridSize, excluded: inputs.excluded, sample: sweep.sample, swept: inputs.swept },
     cells: inputs.cells.map((c) => ({ ...c, modelFile: specFile.get(c.modelId) ?? null, model: inputs.resolved.get(c.modelId) as ResolvedModel })),
