@@ -214,6 +214,12 @@ describe("contract: failures", () => {
     expect(g.error).toMatch(/HTTP 500: llama runner process has terminated/);
   });
 
+  it("HTTP 400 → http-4xx, not retried (the request itself is wrong)", async () => {
+    const g = await failure({ failFirst: 1, failStatus: 400 }, { retries: 2 });
+    expect(g).toMatchObject({ errorKind: "http-4xx", finishReason: "error", attempts: 1, text: "" });
+    expect(g.error).toMatch(/HTTP 400: invalid options/);
+  });
+
   it("a stream that ends without its done object → stream (truncated)", async () => {
     const g = await failure({ truncate: true });
     expect(g).toMatchObject({ errorKind: "stream", finishReason: "error" });
