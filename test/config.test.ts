@@ -166,7 +166,7 @@ describe("parseModelSpec", () => {
   it("a minimal manifest gets the default runtime", () => {
     const m = parseModelSpec("models/m.yaml", "id: tiny\nsources:\n  - tiny.gguf\n");
     expect(m).toEqual({ id: "tiny", backend: "llama", sources: ["tiny.gguf"], runtime: DEFAULT_RUNTIME, file: "models/m.yaml" });
-    expect(DEFAULT_RUNTIME).toEqual({ threads: "auto", gpuLayers: "auto", contextSize: 2048, flashAttention: false, binary: "auto", gpu: "auto" });
+    expect(DEFAULT_RUNTIME).toEqual({ threads: "auto", gpuLayers: "auto", contextSize: 2048, flashAttention: false, binary: "auto", gpu: "auto", engine: "embedded" });
   });
 
   it("`source` (one string) works like `sources`", () => {
@@ -183,7 +183,7 @@ describe("parseModelSpec", () => {
       "id: tiny\nsources: [a.gguf, 'hf:x/y/z.gguf']\nruntime:\n  threads: 4\n  gpuLayers: max\n  contextSize: 512\n  flashAttention: true\n  binary: source\n  gpu: cpu\n  batchSize: 128\n",
     );
     expect(m.sources).toEqual(["a.gguf", "hf:x/y/z.gguf"]);
-    expect(m.runtime).toEqual({ threads: 4, gpuLayers: "max", contextSize: 512, flashAttention: true, binary: "source", gpu: "cpu", batchSize: 128 });
+    expect(m.runtime).toEqual({ threads: 4, gpuLayers: "max", contextSize: 512, flashAttention: true, binary: "source", gpu: "cpu", engine: "embedded", batchSize: 128 });
     expect(parseModelSpec("m.yaml", "id: t\nsource: a\nruntime:\n  threads: 0\n  gpuLayers: 33\n").runtime).toMatchObject({ threads: 0, gpuLayers: 33 });
   });
 
@@ -253,7 +253,7 @@ describe("parseModelSpec", () => {
       ["gpu: cuda", 'field "runtime.gpu": must be one of auto, cpu, got "cuda"'],
       ["batchSize: 0", 'field "runtime.batchSize": must be at least 1, got 0'],
       ["batchSize: 1.5", 'field "runtime.batchSize": must be a whole number, got 1.5'],
-      ["ctx: 512", 'field "runtime.ctx": unknown field; known fields: threads, gpuLayers, contextSize, batchSize, flashAttention, kvCacheType, binary, gpu'],
+      ["ctx: 512", 'field "runtime.ctx": unknown field; known fields: threads, gpuLayers, contextSize, batchSize, flashAttention, kvCacheType, binary, gpu, engine'],
     ];
     for (const [setting, message] of cases) {
       expect(one(`id: m\nsource: a.gguf\nruntime:\n  # the setting under test:\n  ${setting}\n`), setting).toBe(`models/m.yaml:5: ${message}`);

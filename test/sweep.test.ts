@@ -688,8 +688,8 @@ describe("planRun", () => {
     const m = model("m1", { threads: 8, contextSize: 4096, batchSize: 256, kvCacheType: "f16", binary: "prebuilt", gpu: "cpu" });
     const plan = planRun(suite, [m], sweep("runtime:\n  contextSize: [512, 1024]\n  kvCacheType: q8_0\n"));
     expect(plan.cells.map((c) => c.runtime)).toEqual([
-      { threads: 8, gpuLayers: "auto", contextSize: 512, batchSize: 256, flashAttention: false, kvCacheType: "q8_0", binary: "prebuilt", gpu: "cpu" },
-      { threads: 8, gpuLayers: "auto", contextSize: 1024, batchSize: 256, flashAttention: false, kvCacheType: "q8_0", binary: "prebuilt", gpu: "cpu" },
+      { threads: 8, gpuLayers: "auto", contextSize: 512, batchSize: 256, flashAttention: false, kvCacheType: "q8_0", binary: "prebuilt", gpu: "cpu", engine: "embedded" },
+      { threads: 8, gpuLayers: "auto", contextSize: 1024, batchSize: 256, flashAttention: false, kvCacheType: "q8_0", binary: "prebuilt", gpu: "cpu", engine: "embedded" },
     ]);
     // Without overrides, the manifest's runtime as is.
     expect(planRun(suite, [m], sweep("")).cells[0]!.runtime).toEqual(m.spec.runtime);
