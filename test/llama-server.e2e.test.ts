@@ -97,8 +97,11 @@ describe("llama-server through the OpenAI-compatible backend", () => {
     expect(refused.code).toBe(3);
     expect((JSON.parse(refused.stdout) as Summary).cells[0]?.error).toMatch(/no endpoint answered: .*ECONNREFUSED/);
 
-    const slow = manifest("slow", [servers[0]?.url as string], "  requestTimeoutMs: 1\n  retries: 1\n");
-    const timedOut = heldout(["run", "--suite", "tasks/tinystories", "--model", slow, "--out", dir, "--run-id", "slow", "--json", "-q"]);
+    // 5 ms for 200 tokens (about 50 ms of generating here): every request times out, none by luck.
+    const slow = manifest("slow", [servers[0]?.url as string], "  requestTimeoutMs: 5\n  retries: 1\n");
+    const long = join(dir, "long.yaml");
+    writeFileSync(long, "name: long\nsampling:\n  maxTokens: 200\n");
+    const timedOut = heldout(["run", "--suite", "tasks/tinystories", "--model", slow, "--profile", long, "--out", dir, "--run-id", "slow", "--json", "-q"]);
     expect(timedOut.code).toBe(0);
     const records = readJsonl<RunRecord>(join(dir, "slow", "records.jsonl"));
     // A generation slower than its timeout is recorded as a timeout, not retried (it would be as slow again).
