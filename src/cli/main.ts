@@ -8,6 +8,7 @@ import { registerFreeze } from "./freeze.js";
 import { registerProfile } from "./profile.js";
 import { registerRun } from "./run.js";
 import { registerShow } from "./show.js";
+import { registerSynth } from "./synth.js";
 
 /** Thin command layer: parse, call the core, print, set the exit code. */
 
@@ -35,6 +36,7 @@ registerCompare(program);
 registerDoctor(program);
 registerProfile(program);
 registerEngine(program);
+registerSynth(program);
 
 program.exitOverride();
 try {

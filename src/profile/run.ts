@@ -37,7 +37,7 @@ export async function runProfile(options: ProfileOptions): Promise<{ dir: string
         results.push({
           model: spec.id,
           modelPath: resolved.path,
-          synthetic: false,
+          synthetic: line.engine.synthetic === true,
           point: line.point,
           test: line.test,
           engine: line.engine,

@@ -47,7 +47,9 @@ for (const point of job.points) {
   const randomTokens = (n: number) => Array.from({ length: n }, () => (3 + randomInt(rng, Math.max(1, vocab - 3))) as Token);
   const threads = resolveThreads(point.threads, info.binary, info.cpuMathCores, info.cmakeOptions, info.gpu).value;
   for (const test of job.tests) {
-    const line: WorkerLine = { point, test, engine: { ...info, threads }, samples: [], error: null };
+    // heldout synth marks its files: their figures are speed only, never quality.
+    const synthetic = (model.fileInfo.metadata as unknown as { heldout?: { synthetic?: boolean } }).heldout?.synthetic === true;
+    const line: WorkerLine = { point, test, engine: { ...info, threads, synthetic }, samples: [], error: null };
     try {
       const perSequence = point.depth + (test.kind === "pp" ? test.tokens : test.tokens + 1) + 16;
       const context = await model.createContext({
