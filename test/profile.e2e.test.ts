@@ -10,7 +10,7 @@ describe("heldout profile", () => {
     const out = tempDir();
     const r = heldout(["profile", "--model", "models/stories260k.yaml", "--pp", "64", "--tg", "32", "--threads", "1", "--parallel", "1,2", "--reps", "2", "--warmup", "1", "--out", out, "--run-id", "p"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^model\s+binary\s+threads\s+P\s+depth\s+batch\s+FA\s+test\s+t\/s \(mean ± sd\)\s+median\s+per seq$/m);
+    expect(r.stdout).toMatch(/^model\s+binary\s+threads\s+P\s+depth\s+batch\s+FA\s+test\s+t\/s \(mean ± sd\)\s+median\s+per seq\s+roofline$/m);
     expect(r.stdout).toMatch(/^stories260k\s+\S+\s+1\s+2\s+0\s+auto\s+off\s+tg32\s+[\d.]+ ± [\d.]+/m);
     const results = (JSON.parse(readFileSync(join(out, "p", "profile.json"), "utf8")) as { results: ProfileResult[] }).results;
     expect(results).toHaveLength(4); // (pp64, tg32) × P = 1, 2
@@ -23,6 +23,11 @@ describe("heldout profile", () => {
     // Aggregate over two sequences is their sum: per sequence is half of it.
     const tg2 = results.find((x) => x.test.kind === "tg" && x.point.parallel === 2) as ProfileResult;
     expect(tg2.perSequence.median).toBeCloseTo((tg2.stats.median as number) / 2, 6);
+    // The roofline: tg implies a bandwidth (weights once per step, for both sequences together).
+    const share = tg2.roofline?.share as number;
+    expect(share).toBeGreaterThan(0);
+    expect(tg2.roofline?.impliedBytesPerSecond).toBeCloseTo((tg2.roofline?.bytesPerToken as number) * ((tg2.stats.median as number) / 2), 0);
+    expect(r.stdout).toMatch(/roofline: generation reads every weight once per step; measured copy bandwidth [\d.]+ GB\/s/);
     // One setting per sequence count: nothing to choose between, so no recommendation.
     expect(r.stdout).not.toMatch(/recommended for this machine/);
   });

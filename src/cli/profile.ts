@@ -63,7 +63,7 @@ export function registerProfile(program: Command): void {
       if (flags.format === "table") {
         const advice = recommendations(result.results);
         if (advice.length) process.stdout.write(`\nrecommended for this machine (the fastest point measured, one sequence, depth 0):\n${advice.map((a) => `  ${a}`).join("\n")}\n`);
-        process.stdout.write(`\nresults: ${result.dir}/profile.json\n`);
+        process.stdout.write(`\nroofline: generation reads every weight once per step; measured copy bandwidth ${(result.bandwidth / 1e9).toFixed(1)} GB/s (one thread, a 256 MiB copy)\nresults: ${result.dir}/profile.json\n`);
       }
     });
 }

@@ -71,5 +71,11 @@ export interface ProfileResult {
   samples: number[];
   stats: ProfileStats;
   perSequence: ProfileStats;
+  /**
+   * tg: the memory bandwidth the median implies (weights read once per decode step, for all
+   * sequences together) and its share of the measured copy bandwidth; pp: achieved FLOP/s
+   * (2 × parameters × tokens/s).
+   */
+  roofline: { bytesPerToken: number; impliedBytesPerSecond: number | null; share: number | null; flopsPerSecond: number | null } | null;
   error: string | null;
 }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadModelSpec, resolveModel } from "../store/models.js";
 import { profilePoints, rateStats, type ProfileAxes, type ProfileResult, type ProfileTest } from "./grid.js";
+import { measureCopyBandwidth, modelWeights, type ModelWeights } from "./roofline.js";
 import type { WorkerJob, WorkerLine } from "./worker.js";
 
 /**
@@ -22,13 +23,15 @@ export interface ProfileOptions {
   onProgress?: (message: string) => void;
 }
 
-export async function runProfile(options: ProfileOptions): Promise<{ dir: string; results: ProfileResult[] }> {
+export async function runProfile(options: ProfileOptions): Promise<{ dir: string; results: ProfileResult[]; bandwidth: number }> {
   const results: ProfileResult[] = [];
   const points = profilePoints(options.axes);
+  const bandwidth = measureCopyBandwidth();
   for (const file of options.modelFiles) {
     const spec = loadModelSpec(file);
     if (spec.server) throw new Error(`model ${spec.id}: the profiler measures the embedded engine; ${spec.backend} servers report their own timings`);
     const resolved = await resolveModel(spec);
+    const weights = await modelWeights(resolved.path);
     for (const binary of options.axes.binary) {
       const job: WorkerJob = { modelPath: resolved.path, binary, gpu: options.gpu, points: points.filter((p) => p.binary === binary), tests: options.tests, reps: options.reps, warmup: options.warmup };
       options.onProgress?.(`${spec.id}: ${job.points.length * job.tests.length} measurements with the ${binary} binary`);
@@ -44,6 +47,7 @@ export async function runProfile(options: ProfileOptions): Promise<{ dir: string
           samples: line.samples,
           stats: rateStats(line.samples),
           perSequence: rateStats(line.samples.map((s) => s / line.point.parallel)),
+          roofline: roofline(weights, line, bandwidth),
           error: line.error,
         });
       }
@@ -51,8 +55,19 @@ export async function runProfile(options: ProfileOptions): Promise<{ dir: string
   }
   const dir = join(options.outDir, options.runId);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "profile.json"), `${JSON.stringify({ kind: "profile", runId: options.runId, createdAt: new Date().toISOString(), reps: options.reps, warmup: options.warmup, results }, null, 2)}\n`);
-  return { dir, results };
+  writeFileSync(join(dir, "profile.json"), `${JSON.stringify({ kind: "profile", runId: options.runId, createdAt: new Date().toISOString(), reps: options.reps, warmup: options.warmup, copyBandwidthBytesPerSecond: bandwidth, results }, null, 2)}\n`);
+  return { dir, results, bandwidth };
+}
+
+function roofline(weights: ModelWeights, line: WorkerLine, bandwidth: number): ProfileResult["roofline"] {
+  const median = rateStats(line.samples).median;
+  if (median === null) return null;
+  if (line.test.kind === "tg") {
+    // One decode step reads the weights once for all sequences: steps/s = tokens/s ÷ sequences.
+    const implied = weights.bytesPerToken * (median / line.point.parallel);
+    return { bytesPerToken: weights.bytesPerToken, impliedBytesPerSecond: implied, share: implied / bandwidth, flopsPerSecond: 2 * weights.parameters * median };
+  }
+  return { bytesPerToken: weights.bytesPerToken, impliedBytesPerSecond: null, share: null, flopsPerSecond: 2 * weights.parameters * median };
 }
 
 function runWorker(job: WorkerJob): Promise<WorkerLine[]> {

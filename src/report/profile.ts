@@ -2,7 +2,7 @@ import type { ProfileResult } from "../profile/grid.js";
 
 /** Profile results as llama-bench prints them: one row per setting and test, mean ± sd. */
 export function profileRows(results: readonly ProfileResult[]): string[][] {
-  const header = ["model", "binary", "threads", "P", "depth", "batch", "FA", "test", "t/s (mean ± sd)", "median", "per seq"];
+  const header = ["model", "binary", "threads", "P", "depth", "batch", "FA", "test", "t/s (mean ± sd)", "median", "per seq", "roofline"];
   const f = (v: number | null) => (v === null ? "–" : v.toFixed(v < 100 ? 2 : 0));
   const rows = results.map((r) => [
     r.model + (r.synthetic ? " (synthetic)" : ""),
@@ -16,6 +16,7 @@ export function profileRows(results: readonly ProfileResult[]): string[][] {
     r.error ? `failed: ${r.error.slice(0, 60)}` : `${f(r.stats.mean)} ± ${f(r.stats.sd)}`,
     f(r.stats.median),
     f(r.perSequence.median),
+    r.roofline === null ? "–" : r.roofline.share !== null ? `${(r.roofline.share * 100).toFixed(1)}% of bandwidth` : `${((r.roofline.flopsPerSecond ?? 0) / 1e9).toFixed(1)} GFLOP/s`,
   ]);
   return [header, ...rows];
 }
