@@ -32,3 +32,15 @@ describe("heldout profile", () => {
     expect(r.stdout).not.toMatch(/recommended for this machine/);
   });
 });
+
+describe("heldout profile --engine llama-server", () => {
+  it("measures the same tests through llama.cpp's own server, by its own timings", () => {
+    const out = tempDir();
+    const r = heldout(["profile", "--model", "models/stories260k.yaml", "--engine", "embedded,llama-server", "--pp", "64", "--tg", "32", "--reps", "2", "--out", out, "--run-id", "s"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^stories260k\s+llama-server\s+1\s+1\s+0\s+auto\s+off\s+tg32\s+[\d.]+ ± [\d.]+/m);
+    const results = (JSON.parse(readFileSync(join(out, "s", "profile.json"), "utf8")) as { results: ProfileResult[] }).results;
+    expect(results.map((x) => x.point.engine)).toEqual(["embedded", "embedded", "llama-server", "llama-server"]);
+    expect(results.every((x) => x.error === null && (x.stats.median as number) > 0)).toBe(true);
+  });
+});

@@ -25,6 +25,7 @@ export function registerProfile(program: Command): void {
     .option("--flash-attention <on|off,...>", "flash attention", "off")
     .option("--gpu-layers <n|max|auto,...>", "layers offloaded to the GPU", "auto")
     .option("--binary <auto|prebuilt|source,...>", "node-llama-cpp binary: prebuilt, a local source build, or auto", "auto")
+    .option("--engine <embedded|llama-server,...>", "node-llama-cpp in a worker, and/or llama.cpp's own llama-server", "embedded")
     .option("--reps <n>", "timed repetitions per test", "5")
     .option("--warmup <n>", "untimed repetitions first", "1")
     .option("--gpu <auto|cpu>", "allow the GPU", "auto")
@@ -43,6 +44,10 @@ export function registerProfile(program: Command): void {
       const result = await runProfile({
         modelFiles: flags.model,
         axes: {
+          engine: (flags.engine as string).split(",").map((e) => {
+            if (e !== "embedded" && e !== "llama-server") throw new HeldoutError("invalid-option", `--engine: "${e}" is not embedded or llama-server`);
+            return e;
+          }),
           binary: binaries,
           threads: list("threads", int(1))(flags.threads as string),
           parallel: list("parallel", int(1))(flags.parallel as string),

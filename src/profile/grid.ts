@@ -7,6 +7,8 @@ import { percentile } from "../core/percentile.js";
  * measured `reps` times after warm-up; reported as mean ± sd and median.
  */
 export interface ProfilePoint {
+  /** node-llama-cpp in a worker process, or llama.cpp's own llama-server. */
+  engine: "embedded" | "llama-server";
   binary: "auto" | "prebuilt" | "source";
   threads: number;
   parallel: number;
@@ -22,6 +24,7 @@ export interface ProfileTest {
 }
 
 export interface ProfileAxes {
+  engine: ProfilePoint["engine"][];
   binary: ProfilePoint["binary"][];
   threads: number[];
   parallel: number[];
@@ -33,12 +36,14 @@ export interface ProfileAxes {
 
 export function profilePoints(axes: ProfileAxes): ProfilePoint[] {
   const out: ProfilePoint[] = [];
-  for (const binary of axes.binary)
+  for (const engine of axes.engine)
+  // The binary is node-llama-cpp's: llama-server has one (its own build).
+  for (const binary of engine === "llama-server" ? (["auto"] as const) : axes.binary)
     for (const gpuLayers of axes.gpuLayers)
       for (const flashAttention of axes.flashAttention)
         for (const batchSize of axes.batchSize)
           for (const threads of axes.threads)
-            for (const parallel of axes.parallel) for (const depth of axes.depth) out.push({ binary, threads, parallel, depth, batchSize, flashAttention, gpuLayers });
+            for (const parallel of axes.parallel) for (const depth of axes.depth) out.push({ engine, binary, threads, parallel, depth, batchSize, flashAttention, gpuLayers });
   return out;
 }
 

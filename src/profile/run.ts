@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { loadModelSpec, resolveModel } from "../store/models.js";
 import { profilePoints, rateStats, type ProfileAxes, type ProfileResult, type ProfileTest } from "./grid.js";
 import { measureCopyBandwidth, modelWeights, type ModelWeights } from "./roofline.js";
+import { profileWithServer } from "./server.js";
 import type { WorkerJob, WorkerLine } from "./worker.js";
 
 /**
@@ -32,10 +33,15 @@ export async function runProfile(options: ProfileOptions): Promise<{ dir: string
     if (spec.server) throw new Error(`model ${spec.id}: the profiler measures the embedded engine; ${spec.backend} servers report their own timings`);
     const resolved = await resolveModel(spec);
     const weights = await modelWeights(resolved.path);
-    for (const binary of options.axes.binary) {
-      const job: WorkerJob = { modelPath: resolved.path, binary, gpu: options.gpu, points: points.filter((p) => p.binary === binary), tests: options.tests, reps: options.reps, warmup: options.warmup };
-      options.onProgress?.(`${spec.id}: ${job.points.length * job.tests.length} measurements with the ${binary} binary`);
-      const lines = await runWorker(job);
+    const groups: { label: string; points: typeof points; binary?: (typeof points)[number]["binary"] }[] = [
+      ...[...new Set(points.filter((p) => p.engine === "embedded").map((p) => p.binary))].map((binary) => ({ label: `the embedded engine (${binary} binary)`, binary, points: points.filter((p) => p.engine === "embedded" && p.binary === binary) })),
+      ...(points.some((p) => p.engine === "llama-server") ? [{ label: "llama-server", points: points.filter((p) => p.engine === "llama-server") }] : []),
+    ];
+    for (const group of groups) {
+      options.onProgress?.(`${spec.id}: ${group.points.length * options.tests.length} measurements with ${group.label}`);
+      const lines = group.binary
+        ? await runWorker({ modelPath: resolved.path, binary: group.binary, gpu: options.gpu, points: group.points, tests: options.tests, reps: options.reps, warmup: options.warmup })
+        : await profileWithServer(resolved.path, group.points, options.tests, options.reps, options.warmup);
       for (const line of lines) {
         results.push({
           model: spec.id,

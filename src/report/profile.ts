@@ -6,7 +6,7 @@ export function profileRows(results: readonly ProfileResult[]): string[][] {
   const f = (v: number | null) => (v === null ? "–" : v.toFixed(v < 100 ? 2 : 0));
   const rows = results.map((r) => [
     r.model + (r.synthetic ? " (synthetic)" : ""),
-    `${String(r.engine.binary ?? r.point.binary)}${r.engine.cpuVariant ? `/${String(r.engine.cpuVariant)}` : ""}`,
+    r.point.engine === "llama-server" ? "llama-server" : `${String(r.engine.binary ?? r.point.binary)}${r.engine.cpuVariant ? `/${String(r.engine.cpuVariant)}` : ""}`,
     String(r.engine.threads ?? r.point.threads),
     String(r.point.parallel),
     String(r.point.depth),
@@ -53,7 +53,7 @@ export function recommendations(results: readonly ProfileResult[]): string[] {
     const worst = rs.reduce((a, b) => ((b.stats.median as number) < (a.stats.median as number) ? b : a));
     const [model, test] = key.split("\u0000");
     lines.push(
-      `${model} ${test}: fastest with binary ${String(best.engine.binary ?? best.point.binary)}, threads ${String(best.engine.threads ?? best.point.threads)}, batch ${best.point.batchSize ?? "auto"}, flash attention ${best.point.flashAttention ? "on" : "off"} (${(best.stats.median as number).toFixed(0)} t/s; slowest point ${(worst.stats.median as number).toFixed(0)} t/s)`,
+      `${model} ${test}: fastest with ${best.point.engine === "llama-server" ? "engine llama-server" : `the embedded engine, binary ${String(best.engine.binary ?? best.point.binary)}`}, threads ${String(best.engine.threads ?? best.point.threads)}, batch ${best.point.batchSize ?? "auto"}, flash attention ${best.point.flashAttention ? "on" : "off"} (${(best.stats.median as number).toFixed(0)} t/s; slowest point ${(worst.stats.median as number).toFixed(0)} t/s)`,
     );
   }
   return lines;
