@@ -30,6 +30,10 @@ describe("heldout profile", () => {
     expect(r.stdout).toMatch(/roofline: generation reads every weight once per step; measured copy bandwidth [\d.]+ GB\/s/);
     // One setting per sequence count: nothing to choose between, so no recommendation.
     expect(r.stdout).not.toMatch(/recommended for this machine/);
+    // doctor repeats what the newest profile of a model found, or says how to measure it.
+    const doctor = heldout(["doctor", "--model", "models/stories260k.yaml", "--model", "models/arith-step600.yaml", "--out", out]);
+    expect(doctor.stdout).toMatch(/^OK\s+speed stories260k\s+profiled with a single setting: nothing to compare$/m);
+    expect(doctor.stdout).toMatch(/^OK\s+speed arith-step600\s+not profiled on this machine yet\n\s+fix: heldout profile --model models\/arith-step600\.yaml/m);
   });
 });
 

@@ -9,8 +9,9 @@ export function registerDoctor(program: Command): void {
     .description("check that a run is ready: engine binary, GPU, suite lock, model files and servers")
     .option("--suite <dir>", "suite to check", DEFAULT_SUITE)
     .option("--model <file>", "model manifest or .gguf; repeat for several (default: the demo models)", (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
-    .action(async (flags: { suite: string; model?: string[] }) => {
-      const checks = await runDoctor({ suiteDir: flags.suite, modelFiles: flags.model ?? DEFAULT_MODELS });
+    .option("--out <dir>", "results root, where earlier profiles are", "results")
+    .action(async (flags: { suite: string; model?: string[]; out: string }) => {
+      const checks = await runDoctor({ suiteDir: flags.suite, modelFiles: flags.model ?? DEFAULT_MODELS, resultsRoot: flags.out });
       await disposeEngines();
       const width = Math.max(...checks.map((c) => c.subject.length));
       for (const c of checks) {

@@ -1,4 +1,8 @@
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { cpus } from "node:os";
+import { join } from "node:path";
+import type { ProfileResult } from "../profile/grid.js";
+import { recommendations } from "../report/profile.js";
 import { checkGgufHeader } from "../backends/gguf-header.js";
 import { createBackend } from "../backends/index.js";
 import { getEngine } from "../backends/llama-engine.js";
@@ -20,7 +24,7 @@ export interface Check {
   fix?: string;
 }
 
-export async function runDoctor(options: { suiteDir?: string; modelFiles: string[] }): Promise<Check[]> {
+export async function runDoctor(options: { suiteDir?: string; modelFiles: string[]; resultsRoot?: string }): Promise<Check[]> {
   const checks: Check[] = [];
   // The GPU probe decodes with a real model: the first local one given.
   let firstFile = "";
@@ -70,6 +74,40 @@ export async function runDoctor(options: { suiteDir?: string; modelFiles: string
     }
   }
   for (const file of options.modelFiles) checks.push(await checkModel(file));
+  checks.push(...profileAdvice(options.resultsRoot ?? "results", options.modelFiles));
+  return checks;
+}
+
+/**
+ * What the newest `heldout profile` of each model measured as fastest on this machine (engine,
+ * binary, threads): doctor repeats it, or says how to measure it.
+ */
+function profileAdvice(resultsRoot: string, modelFiles: readonly string[]): Check[] {
+  if (!existsSync(resultsRoot)) return [];
+  const profiles = readdirSync(resultsRoot)
+    .map((d) => join(resultsRoot, d, "profile.json"))
+    .filter((f) => existsSync(f))
+    .map((f) => ({ f, at: statSync(f).mtimeMs }))
+    .sort((a, b) => b.at - a.at);
+  const checks: Check[] = [];
+  for (const file of modelFiles) {
+    let spec: ModelSpec;
+    try {
+      spec = loadModelSpec(file);
+    } catch {
+      continue;
+    }
+    if (spec.server) continue;
+    const found = profiles
+      .map((p) => (JSON.parse(readFileSync(p.f, "utf8")) as { results: ProfileResult[] }).results.filter((r) => r.model === spec.id))
+      .find((rs) => rs.length > 0);
+    if (!found) {
+      checks.push({ subject: `speed ${spec.id}`, status: "ok", detail: "not profiled on this machine yet", fix: `heldout profile --model ${file} --threads 1,2 --binary prebuilt,source --engine embedded,llama-server` });
+      continue;
+    }
+    const advice = recommendations(found);
+    checks.push({ subject: `speed ${spec.id}`, status: "ok", detail: advice.length ? advice.join("; ") : "profiled with a single setting: nothing to compare" });
+  }
   return checks;
 }
 
