@@ -1,4 +1,4 @@
-import type { Generation } from "../core/types.js";
+import type { Generation, ServerSettings } from "../core/types.js";
 import type { GenerationRequest } from "./backend.js";
 
 /**
@@ -68,6 +68,23 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     }, ms);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+
+/**
+ * dispatch() for a model on servers: per-endpoint concurrency from the manifest (else the
+ * profile's `parallel`), its retries and warm-up. Returns the concurrency used, for the record.
+ */
+export async function dispatchToServer(
+  server: ServerSettings,
+  requests: readonly GenerationRequest[],
+  parallel: number,
+  run: (request: GenerationRequest, endpoint: string, signal: AbortSignal) => Promise<Generation>,
+  onResult: (request: GenerationRequest, generation: Generation) => Promise<void> | void,
+  signal?: AbortSignal,
+): Promise<{ wallMs: number; aborted: boolean; concurrency: number }> {
+  const concurrency = server.concurrency ?? parallel;
+  const result = await dispatch(requests, { endpoints: server.endpoints, concurrency, retries: server.retries, signal, warmUp: server.warmUp !== false }, run, onResult);
+  return { ...result, concurrency };
+}
 
 export async function dispatch(
   requests: readonly GenerationRequest[],

@@ -84,7 +84,8 @@ export async function startLlamaServerProcess(s: ServerSettings): Promise<LlamaS
   };
 }
 
-function freePort(): Promise<number> {
+/** A port nothing listens on now (the OS picks it), for a server of ours on 127.0.0.1. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.on("error", reject);

@@ -1,7 +1,7 @@
 import { Ollama, type GenerateResponse, type ModelResponse, type Options } from "ollama";
 import type { Generation, ServerSettings } from "../core/types.js";
 import type { Backend, BatchResult, ContextSettings, GenerationRequest, LoadedModelInfo, LoadTarget, PreparedPrompt } from "./backend.js";
-import { dispatch, probeEndpoints, RequestFailure, toFailure } from "./dispatch.js";
+import { dispatchToServer, probeEndpoints, RequestFailure, toFailure } from "./dispatch.js";
 
 /**
  * Ollama servers through the `ollama` package (REST API of Ollama docs/api.md, v0.6–v0.12):
@@ -87,8 +87,7 @@ export class OllamaBackend implements Backend {
     signal?: AbortSignal,
   ): Promise<BatchResult> {
     const server = this.requireServer();
-    const concurrency = server.concurrency ?? context.parallel;
-    const result = await dispatch(requests, { endpoints: server.endpoints, concurrency, retries: server.retries, signal, warmUp: server.warmUp !== false }, (r, endpoint, s) => this.generate(r, context, endpoint, s), onResult);
+    const { concurrency, ...result } = await dispatchToServer(server, requests, context.parallel, (r, endpoint, s) => this.generate(r, context, endpoint, s), onResult, signal);
     return {
       ...result,
       context: {

@@ -1,6 +1,6 @@
 import type { Generation, ServerSettings } from "../core/types.js";
 import type { Backend, BatchResult, ContextSettings, GenerationRequest, LoadedModelInfo, LoadTarget, PreparedPrompt } from "./backend.js";
-import { dispatch, probeEndpoints, RequestFailure, toFailure } from "./dispatch.js";
+import { dispatchToServer, probeEndpoints, RequestFailure, toFailure } from "./dispatch.js";
 import { sseData } from "./sse.js";
 
 /**
@@ -39,7 +39,8 @@ export class OpenAIBackend implements Backend {
     };
   }
 
-  async preparePrompt(text: string, chatTemplate: "auto" | "never" | "always", system: string | null = null): Promise<PreparedPrompt> {
+  // The completions API sends the text as is (no template to apply); chat lets the server apply its own.
+  async preparePrompt(text: string, _chatTemplate: "auto" | "never" | "always", system: string | null = null): Promise<PreparedPrompt> {
     const server = this.requireServer();
     if (server.api === "chat") return { text, tokenIds: [], chatTemplate: "server", stopStrings: [], ...(system ? { system } : {}) };
     const full = system ? `${system}\n\n${text}` : text;
@@ -53,7 +54,6 @@ export class OpenAIBackend implements Backend {
       this.tokenizing = reply.then(() => undefined);
       tokenIds = (await reply)?.tokens ?? [];
     }
-    void chatTemplate;
     return { text: full, tokenIds, chatTemplate: null, stopStrings: [] };
   }
 
@@ -64,8 +64,7 @@ export class OpenAIBackend implements Backend {
     signal?: AbortSignal,
   ): Promise<BatchResult> {
     const server = this.requireServer();
-    const concurrency = server.concurrency ?? context.parallel;
-    const result = await dispatch(requests, { endpoints: server.endpoints, concurrency, retries: server.retries, signal, warmUp: server.warmUp !== false }, (r, endpoint, s) => this.generate(r, endpoint, s), onResult);
+    const { concurrency, ...result } = await dispatchToServer(server, requests, context.parallel, (r, endpoint, s) => this.generate(r, endpoint, s), onResult, signal);
     return { ...result, context: { concurrencyPerEndpoint: concurrency, endpoints: server.endpoints.length } };
   }
 

@@ -1,7 +1,8 @@
 import { execFileSync } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
-import { startLlamaServerProcess } from "../../src/backends/llama-server-process.js";
+import { freePort, startLlamaServerProcess } from "../../src/backends/llama-server-process.js";
+
+export { freePort };
 import { ROOT } from "./cli.js";
 
 /**
@@ -11,18 +12,6 @@ import { ROOT } from "./cli.js";
  */
 export function llamaToolsBin(): string {
   return execFileSync("bash", [join(ROOT, "bench/build-llama-tools.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 900_000 }).trim();
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export interface RunningServer {
