@@ -4,8 +4,10 @@ import { packageVersion } from "../system/fingerprint.js";
 import { registerCompare } from "./compare.js";
 import { registerDoctor } from "./doctor.js";
 import { registerEngine } from "./engine.js";
+import { registerExport } from "./export.js";
 import { registerFreeze } from "./freeze.js";
 import { registerProfile } from "./profile.js";
+import { registerReport } from "./report.js";
 import { registerRun } from "./run.js";
 import { registerShow } from "./show.js";
 import { registerSynth } from "./synth.js";
@@ -25,14 +27,18 @@ Examples:
   heldout run --model models/arith-step600.yaml --model ../shared/models/arith/arith-step6000.gguf --json
   heldout freeze tasks/my-suite                 lock a suite's content (sha256) before comparing runs
   heldout show results/<run-id>                 print a finished run's table again
+  heldout report <run-id>                       write the run's HTML report (plots, outputs side by side)
   heldout compare <run-a> <run-b> --fail-on-regression 2   is B significantly worse than A?
+  heldout export <run-id> --format csv --out run.csv   a run as CSV, JSONL or markdown (a PR comment)
   heldout doctor --model models/my-server.yaml   is everything a run needs ready?`,
   );
 
 registerRun(program);
 registerFreeze(program);
 registerShow(program);
+registerReport(program);
 registerCompare(program);
+registerExport(program);
 registerDoctor(program);
 registerProfile(program);
 registerEngine(program);

@@ -1,6 +1,7 @@
 import { Option, type Command } from "commander";
 import { HeldoutError } from "../core/errors.js";
 import { runProfile } from "../profile/run.js";
+import { reportQuietly } from "./report.js";
 import { formatProfile, recommendations } from "../report/profile.js";
 
 const list = (name: string, parse: (s: string) => number | null) => (value: string) =>
@@ -64,11 +65,12 @@ export function registerProfile(program: Command): void {
         runId: flags.runId ?? `profile-${new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15)}`,
         onProgress: (m) => process.stderr.write(`${m}\n`),
       });
+      const report = reportQuietly(result.dir);
       process.stdout.write(`${formatProfile(result.results, flags.format as "table")}\n`);
       if (flags.format === "table") {
         const advice = recommendations(result.results);
         if (advice.length) process.stdout.write(`\nrecommended for this machine (the fastest point measured, one sequence, depth 0):\n${advice.map((a) => `  ${a}`).join("\n")}\n`);
-        process.stdout.write(`\nroofline: generation reads every weight once per step; measured copy bandwidth ${(result.bandwidth / 1e9).toFixed(1)} GB/s (one thread, a 256 MiB copy)\nresults: ${result.dir}/profile.json\n`);
+        process.stdout.write(`\nroofline: generation reads every weight once per step; measured copy bandwidth ${(result.bandwidth / 1e9).toFixed(1)} GB/s (one thread, a 256 MiB copy)\nresults: ${result.dir}/profile.json${report ? `\nreport:  ${report}` : ""}\n`);
       }
     });
 }

@@ -8,6 +8,7 @@ import { loadInputs, type RunInputs } from "../runner/inputs.js";
 import { runBench, type RunManifest } from "../runner/run.js";
 import { MANIFEST_FILE, readJson } from "../store/results.js";
 import { useColor } from "./color.js";
+import { reportQuietly } from "./report.js";
 
 export const DEFAULT_SUITE = "tasks/arith";
 export const DEFAULT_MODELS = ["models/arith-step300.yaml", "models/arith-step600.yaml", "models/arith-step1500.yaml"];
@@ -31,6 +32,7 @@ interface RunFlags {
   retries: string;
   sort: SortKey;
   engine?: "embedded" | "llama-server";
+  report: boolean;
 }
 
 export function registerRun(program: Command): void {
@@ -50,6 +52,7 @@ export function registerRun(program: Command): void {
     .option("--json", "print summary.json to stdout instead of the table")
     .option("--allow-unfrozen", "run a suite whose content differs from its lock (recorded in the manifest)")
     .option("-q, --quiet", "no progress output")
+    .option("--no-report", "do not write report.html into the run folder")
     .addHelpText(
       "after",
       `
@@ -97,8 +100,9 @@ Exit codes: 0 completed, 2 bad input, ${EXIT_CELLS_FAILED} some cells failed (th
       });
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
+      const report = flags.report === false ? null : reportQuietly(outcome.dir);
       if (flags.json) process.stdout.write(`${JSON.stringify(outcome.summary, null, 2)}\n`);
-      else process.stdout.write(`${summaryTable(outcome.summary, useColor(), flags.sort)}\n\nresults: ${outcome.dir}${outcome.resumed ? " (resumed)" : ""}\n`);
+      else process.stdout.write(`${summaryTable(outcome.summary, useColor(), flags.sort)}\n\nresults: ${outcome.dir}${outcome.resumed ? " (resumed)" : ""}${report ? `\nreport:  ${report}` : ""}\n`);
       const id = outcome.manifest.runId;
       const out = flags.out === "results" ? "" : ` --out ${flags.out}`;
       if (outcome.interrupted) {

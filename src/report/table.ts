@@ -58,7 +58,7 @@ export function sortCells(cells: readonly CellSummary[], by: SortKey): CellSumma
 }
 
 /** A short column name for a swept setting path: "sampling.temperature" → "temperature". */
-function shortName(path: string): string {
+export function shortName(path: string): string {
   return path.replace(/^(sampling|runtime)\./, "").replace(/^prompt\.name$/, "prompt");
 }
 
