@@ -2,6 +2,7 @@ import { LlamaText, resolveChatWrapper, type ChatHistoryItem, type GgmlType, typ
 import type { Generation, RuntimeSettings } from "../core/types.js";
 import type { Backend, BatchResult, ContextSettings, GenerationRequest, LoadedModelInfo, LoadTarget, PreparedPrompt } from "./backend.js";
 import { checkGgufHeader } from "./gguf-header.js";
+import { tokenizerFacts } from "./tokenizer-facts.js";
 import { getEngine, type Engine } from "./llama-engine.js";
 import { runLockstep } from "./lockstep.js";
 
@@ -45,6 +46,7 @@ export class LlamaBackend implements Backend {
         bos: this.model.tokens.bos,
         eos: this.model.tokens.eos,
         addsBos: this.model.tokens.shouldPrependBosToken,
+        tokenizer: tokenizerFacts(meta),
       },
       warnings: this.engine.warnings.slice(warningsBefore),
     };
@@ -226,7 +228,7 @@ export function resolveThreads(
   cmakeOptions: Record<string, string>,
   gpu: string | false,
 ): { value: number; reason: string } {
-  if (threads !== "auto") return { value: threads, reason: "set in the model manifest" };
+  if (threads !== "auto") return { value: threads, reason: "set explicitly (model manifest, profile or command line)" };
   const openmp = cmakeOptions.GGML_OPENMP === "ON";
   if (cpuMathCores <= 4)
     return { value: 1, reason: `auto: ${cpuMathCores} math cores; more than 1 thread is slower here (${binary}${openmp ? ", OpenMP" : ", no OpenMP"})` };

@@ -97,6 +97,8 @@ export interface Summary {
   best: { modelId: string; cellId: string; passRate: number | null; label: Record<string, string> }[];
   /** Every other cell against the first (the baseline), Holm-adjusted when there are several. */
   comparisons: BaselineComparison[];
+  /** What a reader must know before trusting the figures (an unchecked parallel setting...). */
+  warnings?: string[];
 }
 
 export const NO_AREA = "(none)";
@@ -242,6 +244,7 @@ export function summarize(
   cells: readonly CellInfo[],
   records: readonly RunRecord[],
   executions: readonly CellExecution[],
+  warnings: readonly string[] = [],
 ): Summary {
   const byCell = new Map<string, RunRecord[]>();
   for (const r of records) {
@@ -264,6 +267,7 @@ export function summarize(
     cells: summaries,
     best: bestPerModel(summaries),
     comparisons: compareWithBaseline(cells, records),
+    warnings: [...warnings],
   };
 }
 

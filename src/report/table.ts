@@ -107,6 +107,7 @@ export function summaryTable(summary: Summary, color: boolean, sortBy: SortKey =
     }
   }
   for (const c of cells) if (c.status !== "completed") notes.push(`${c.cellId}: ${c.status}${c.error ? `: ${c.error.split("\n")[0]}` : ""}`);
+  for (const w of summary.warnings ?? []) notes.push(`warning: ${w}`);
   return [...lines, "", ...notes].join("\n");
 }
 

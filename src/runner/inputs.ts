@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { HeldoutError, HeldoutErrors } from "../core/errors.js";
 import { planRun, type PlannedCell } from "../core/plan.js";
 import { parseSweep, type Sweep } from "../core/sweep.js";
@@ -18,6 +19,10 @@ export interface RunInputs {
   profileFile: string;
   /** Overrides every GGUF model's runtime.engine (`--engine`). */
   engine?: "embedded" | "llama-server";
+  /** Overrides every GGUF model's runtime.threads (`reproduce --threads`). */
+  threads?: number;
+  /** Runs only these tasks of the suite (`reproduce --sample`); prompts still see the whole suite (few-shot). */
+  taskIds?: string[];
 }
 
 export interface LoadedInputs {
@@ -42,6 +47,12 @@ export async function loadInputs(inputs: RunInputs): Promise<LoadedInputs> {
   if (modelFiles.length === 0) throw new HeldoutError("no-models", "no models to run: pass --model FILE or list `models` in the profile", { file: inputs.profileFile, field: "models" });
   const specs = modelFiles.map(loadModelSpec);
   if (inputs.engine) for (const s of specs) if (s.backend === "llama") s.runtime = { ...s.runtime, engine: inputs.engine };
+  if (inputs.threads !== undefined) for (const s of specs) if (s.backend === "llama") s.runtime = { ...s.runtime, threads: inputs.threads };
+  if (inputs.taskIds) {
+    const known = new Set(suite.tasks.map((t) => t.id));
+    const unknown = inputs.taskIds.filter((id) => !known.has(id));
+    if (unknown.length) throw new HeldoutError("unknown-task", `${unknown.length} task id(s) not in the suite: ${unknown.slice(0, 5).join(", ")}`, { file: join(inputs.suiteDir, "tasks.jsonl") });
+  }
   const ids = new Map<string, string>();
   for (const s of specs) {
     const other = ids.get(s.id);

@@ -10,6 +10,7 @@ import type { Generation, ModelSpec, RunRecord, Suite, Task } from "../core/type
 import type { ResolvedModel } from "../store/models.js";
 import { MANIFEST_FILE, readJson, RunStore, SUMMARY_FILE, writeJsonAtomic } from "../store/results.js";
 import { fingerprint, type Fingerprint } from "../system/fingerprint.js";
+import { findDeterminismCheck, readChecks, type DeterminismCheck, type DeterminismStatus } from "../store/checks.js";
 import { EngineHost, HostDied, ModelLoadFailed } from "./host-client.js";
 import type { HostRequest } from "./host-protocol.js";
 import { loadInputs, type LoadedInputs, type RunInputs } from "./inputs.js";
@@ -35,9 +36,11 @@ export interface RunManifest {
   command: string[];
   /** What to reload for `heldout run --resume <run-id>`. */
   inputs: RunInputs;
-  suite: { name: string; dir: string; hash: string; tasks: number; frozen: boolean; unfrozenReason: string | null };
+  /** `tasks`: the tasks this run ran; `subsetOf`: the suite's size when that was a subset (reproduce --sample). */
+  suite: { name: string; dir: string; hash: string; tasks: number; subsetOf?: number; frozen: boolean; unfrozenReason: string | null };
   profile: { name: string; file: string; description: string; gridSize: number; excluded: number; sample: { n: number; seed: number } | null; swept: string[] };
-  cells: (PlannedCell & { modelFile: string | null; model: ResolvedModel })[];
+  /** `determinism`: for cells decoding several sequences together, whether `check determinism` covered that setting. */
+  cells: (PlannedCell & { modelFile: string | null; model: ResolvedModel; determinism?: DeterminismStatus | null })[];
   system: Fingerprint;
 }
 
@@ -97,7 +100,8 @@ export async function runBench(options: RunOptions): Promise<RunOutcome> {
     if (text === undefined) prompts.set(k, (text = promptText(suite, cell.settings.prompt, task)));
     return text;
   };
-  const totalGenerations = inputs.cells.reduce((n, c) => n + suite.tasks.length * c.settings.samples, 0);
+  const tasks = selectTasks(suite, manifest.inputs.taskIds);
+  const totalGenerations = inputs.cells.reduce((n, c) => n + tasks.length * c.settings.samples, 0);
   const tracker = new Tracker(progress, inputs.cells.length, totalGenerations, done.size);
   const pool = new ScorePool();
   let interrupted = false;
@@ -116,7 +120,7 @@ export async function runBench(options: RunOptions): Promise<RunOutcome> {
       if (signal.aborted) break;
       const model = inputs.resolved.get(group[0]?.modelId as string) as ResolvedModel;
       const spec = inputs.specs.find((s) => s.id === group[0]?.modelId) as ModelSpec;
-      const outcome = await runGroup({ group, model, spec, suite, store, done, executed, pool, tracker, promptFor, retries: options.retries ?? 0, signal, fatal, env: env(group[0]?.modelId as string) });
+      const outcome = await runGroup({ group, model, spec, suite, tasks, store, done, executed, pool, tracker, promptFor, retries: options.retries ?? 0, signal, fatal, env: env(group[0]?.modelId as string) });
       if (outcome === "interrupted") interrupted = true;
     }
     if (signal.aborted) interrupted = true;
@@ -141,15 +145,31 @@ export async function runBench(options: RunOptions): Promise<RunOutcome> {
 async function newManifest(runId: string, options: RunOptions, inputs: LoadedInputs): Promise<RunManifest> {
   const { suite, frozen, sweep } = inputs;
   const specFile = new Map(inputs.specs.map((s) => [s.id, s.file ?? null]));
+  const checks = readChecks(options.outDir);
   return {
     schemaVersion: 1,
     runId,
     createdAt: new Date().toISOString(),
     command: options.argv ?? [],
-    inputs: { suiteDir: options.suiteDir, modelFiles: inputs.specs.map((s) => s.file ?? s.id), profileFile: options.profileFile, ...(options.engine ? { engine: options.engine } : {}) },
-    suite: { name: suite.name, dir: options.suiteDir, hash: suite.hash, tasks: suite.tasks.length, frozen: frozen.state === "frozen", unfrozenReason: frozen.state === "unfrozen" ? frozen.reason : null },
+    inputs: {
+      suiteDir: options.suiteDir,
+      modelFiles: inputs.specs.map((s) => s.file ?? s.id),
+      profileFile: options.profileFile,
+      ...(options.engine ? { engine: options.engine } : {}),
+      ...(options.threads !== undefined ? { threads: options.threads } : {}),
+      ...(options.taskIds ? { taskIds: options.taskIds } : {}),
+    },
+    suite: {
+      name: suite.name,
+      dir: options.suiteDir,
+      hash: suite.hash,
+      tasks: selectTasks(suite, options.taskIds).length,
+      ...(options.taskIds ? { subsetOf: suite.tasks.length } : {}),
+      frozen: frozen.state === "frozen",
+      unfrozenReason: frozen.state === "unfrozen" ? frozen.reason : null,
+    },
     profile: { name: sweep.name, file: sweep.file, description: sweep.description, gridSize: inputs.gridSize, excluded: inputs.excluded, sample: sweep.sample, swept: inputs.swept },
-    cells: inputs.cells.map((c) => ({ ...c, modelFile: specFile.get(c.modelId) ?? null, model: inputs.resolved.get(c.modelId) as ResolvedModel })),
+    cells: inputs.cells.map((c) => ({ ...c, modelFile: specFile.get(c.modelId) ?? null, model: inputs.resolved.get(c.modelId) as ResolvedModel, determinism: determinismStatus(checks, c) })),
     system: await fingerprint(),
   };
 }
@@ -177,9 +197,42 @@ export function writeSummary(store: RunStore, manifest: RunManifest): Summary {
     manifest.cells.map((c) => ({ cellId: c.id, modelId: c.modelId, label: c.label, samples: c.settings.samples })),
     store.records(),
     store.cells(),
+    determinismWarnings(manifest.cells),
   );
   writeJsonAtomic(store.path(SUMMARY_FILE), summary);
   return summary;
+}
+
+/** What the checks file says about a cell's parallel setting (null for one sequence: nothing to check). */
+function determinismStatus(checks: readonly DeterminismCheck[], cell: PlannedCell): DeterminismStatus | null {
+  if (cell.settings.parallel <= 1) return null;
+  const found = findDeterminismCheck(checks, cell.modelSha256, cell.settings.parallel);
+  if (!found) return { checked: false };
+  const { runId, checkedAt, compared, differing, differingShare, passToFail, failToPass, baseline, variant } = found;
+  return { checked: true, runId, checkedAt, compared, differing, differingShare, passToFail, failToPass, baseline, variant };
+}
+
+/** The summary's warnings about parallel settings never checked, or checked and found to change outputs. */
+export function determinismWarnings(cells: RunManifest["cells"]): string[] {
+  const warnings: string[] = [];
+  for (const c of cells) {
+    const d = c.determinism;
+    if (!d) continue;
+    const where = c.modelFile ?? c.modelId;
+    if (!d.checked) {
+      warnings.push(`${c.id} decodes ${c.settings.parallel} sequences together, a setting not checked on this model: greedy outputs can differ from one sequence at a time. Check it: heldout check determinism --model ${where} --parallel ${c.settings.parallel}`);
+    } else if (d.differing > 0) {
+      warnings.push(`${c.id}: at ${c.settings.parallel} parallel sequences, ${d.differing} of ${d.compared} greedy outputs differed from one sequence (${d.passToFail + d.failToPass} changed the verdict) in check ${d.runId}`);
+    }
+  }
+  return warnings;
+}
+
+/** The suite's tasks, or those of `ids` in suite order. */
+function selectTasks(suite: Suite, ids: readonly string[] | undefined): Task[] {
+  if (!ids) return suite.tasks;
+  const wanted = new Set(ids);
+  return suite.tasks.filter((t) => wanted.has(t.id));
 }
 
 function groupCells(cells: readonly PlannedCell[]): PlannedCell[][] {
@@ -209,6 +262,8 @@ interface GroupContext {
   model: ResolvedModel;
   spec: ModelSpec;
   suite: Suite;
+  /** The tasks to run (the suite's, or a subset). */
+  tasks: Task[];
   store: RunStore;
   done: Set<string>;
   /** Cells with an execution line in cells.jsonl. */
@@ -225,7 +280,7 @@ interface GroupContext {
 async function runGroup(g: GroupContext): Promise<"done" | "interrupted"> {
   const todoOf = (cell: PlannedCell) => {
     const todo: { task: Task; sample: number }[] = [];
-    for (const task of g.suite.tasks)
+    for (const task of g.tasks)
       for (let sample = 0; sample < cell.settings.samples; sample++) if (!g.done.has(key(cell.id, task.id, sample))) todo.push({ task, sample });
     return todo;
   };

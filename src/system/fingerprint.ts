@@ -6,7 +6,8 @@ import si from "systeminformation";
 export interface Fingerprint {
   cpu: { manufacturer: string; brand: string; cores: number; physicalCores: number; speedGHz: number | null; flags: string[] };
   memory: { totalBytes: number };
-  gpus: { vendor: string; model: string; vramBytes: number | null }[];
+  /** `driver`: the GPU driver version where the system reports one (NVIDIA: from nvidia-smi). */
+  gpus: { vendor: string; model: string; vramBytes: number | null; driver?: string | null }[];
   os: { platform: string; distro: string; release: string; kernel: string; arch: string };
   software: { node: string; heldout: string; nodeLlamaCpp: string };
 }
@@ -59,7 +60,7 @@ export async function fingerprint(): Promise<Fingerprint> {
     memory: { totalBytes: mem.total },
     gpus: graphics.controllers
       .filter((g) => g.model || g.vendor)
-      .map((g) => ({ vendor: g.vendor, model: g.model, vramBytes: g.vram ? g.vram * 1024 * 1024 : null })),
+      .map((g) => ({ vendor: g.vendor, model: g.model, vramBytes: g.vram ? g.vram * 1024 * 1024 : null, driver: g.driverVersion || null })),
     os: { platform: os.platform, distro: os.distro, release: os.release, kernel: os.kernel, arch: os.arch },
     software: { node: process.version, heldout: packageVersion("heldout"), nodeLlamaCpp: packageVersion("node-llama-cpp") },
   };

@@ -61,10 +61,11 @@ function header({ run }: RunReportInput): string {
     ["os", sys ? `${sys.os.distro} ${sys.os.release} (${sys.os.platform} ${sys.os.arch}, kernel ${sys.os.kernel})` : ""],
     ["software", sys ? `node ${sys.software.node}, heldout ${sys.software.heldout}, node-llama-cpp ${sys.software.nodeLlamaCpp}` : ""],
   ];
+  const warnings = (s.warnings ?? []).map((w) => `<p class="warning">${escapeHtml(w)}</p>`).join("");
   return `<header><h1>${escapeHtml(`${s.suite.name}: ${s.cells.length} cell${s.cells.length === 1 ? "" : "s"}`)}</h1><dl class="facts">${facts
     .filter(([, v]) => v)
     .map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`)
-    .join("")}</dl></header>`;
+    .join("")}</dl>${warnings}</header>`;
 }
 
 function summarySection({ run }: RunReportInput): string {
