@@ -44,7 +44,9 @@ describe("llama-server through the OpenAI-compatible backend", () => {
       // llama-server's /tokenize gives the ids it feeds: the same as heldout's own tokenization.
       expect(s.promptTokenIds).toEqual(l.promptTokenIds);
       expect(s.endpoint).toBe(servers[0]?.url);
-      expect(s.serverTimings?.predicted_n).toBe(s.completionTokens);
+      // The same count of output tokens; llama-server's own count includes an end-of-sequence token.
+      expect(s.completionTokens, s.taskId).toBe(l.completionTokens);
+      expect(s.serverTimings?.predicted_n).toBe(s.completionTokens + (s.finishReason === "eos" ? 1 : 0));
       expect(s.ttftMs).toBeGreaterThan(0);
     }
     const summary = JSON.parse(r.stdout) as Summary;
@@ -144,6 +146,24 @@ describe("llama-server through the OpenAI-compatible backend", () => {
     const { spawnSync } = await import("node:child_process");
     const left = spawnSync("pgrep", ["-f", "llama-server .* -a model "], { encoding: "utf8" }).stdout.trim();
     expect(left).toBe("");
+  });
+
+  it("counts output tokens as the embedded engine does when generation ends at end-of-sequence", () => {
+    const profile = join(dir, "both.yaml");
+    writeFileSync(profile, "name: both\nruntime:\n  engine: [embedded, llama-server]\n");
+    const r = heldout(["run", "--model", "models/arith-step600.yaml", "--profile", profile, "--out", dir, "--run-id", "eos", "--json", "-q"]);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout) as Summary;
+    const records = readJsonl<RunRecord>(join(dir, "eos", "records.jsonl"));
+    const [embedded, served] = [0, 1].map((i) => new Map(records.filter((x) => x.cellId === summary.cells[i]?.cellId).map((x) => [x.taskId, x])));
+    let eos = 0;
+    for (const [task, s] of served as Map<string, RunRecord>) {
+      const e = (embedded as Map<string, RunRecord>).get(task) as RunRecord;
+      expect(s.output, task).toBe(e.output);
+      expect(s.completionTokens, task).toBe(e.completionTokens);
+      if (s.finishReason === "eos") eos++;
+    }
+    expect(eos).toBeGreaterThan(900); // "61" then end-of-sequence: the case llama-server counts one more
   });
 });
 

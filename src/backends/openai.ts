@@ -135,13 +135,19 @@ export class OpenAIBackend implements Backend {
     }
     if (!done) throw new RequestFailure("stream", "the stream ended before [DONE] (truncated)", true);
     const endMs = performance.now();
+    const finishReason = finish === "length" ? "maxTokens" : request.sampling.stop.length > 0 || request.prompt.stopStrings.length > 0 ? "stop" : "eos";
+    // The server's count when it gives one; else one token per streamed piece (llama-server streams
+    // token by token). llama-server's count (usage and timings.predicted_n alike) includes the
+    // end-of-sequence token it sampled, which streams no text; heldout counts output tokens only
+    // (as the embedded engine does), and its tok/s spans the streamed tokens, so it is taken off.
+    const counted = usage?.completion_tokens ?? timings?.predicted_n;
+    const eosCounted = timings !== undefined && finishReason === "eos" && counted !== undefined && counted > 0 ? 1 : 0;
     const generation: Generation = {
       text,
       promptTokenIds: request.prompt.tokenIds,
-      // The server's count when it gives one; else one token per streamed piece (llama-server streams token by token).
-      completionTokens: usage?.completion_tokens ?? timings?.predicted_n ?? chunks,
+      completionTokens: counted !== undefined ? counted - eosCounted : chunks,
       timings: { startMs, firstTokenMs, lastTokenMs, endMs },
-      finishReason: finish === "length" ? "maxTokens" : request.sampling.stop.length > 0 || request.prompt.stopStrings.length > 0 ? "stop" : "eos",
+      finishReason,
     };
     const promptTokens = usage?.prompt_tokens ?? timings?.prompt_n;
     if (request.prompt.tokenIds.length === 0 && promptTokens !== undefined) generation.promptTokens = promptTokens;
