@@ -9,7 +9,7 @@ const fields = (spec: ScorerSpec, hasExpected = true, expected?: JsonValue): str
 describe("SCORER_TYPES and unknown types", () => {
   it("lists every scorer, alias included", () => {
     expect([...SCORER_TYPES].sort()).toEqual(
-      ["choice", "contains", "exact", "json", "normalised", "normalized", "numeric", "regex"].sort(),
+      ["choice", "contains", "exact", "json", "judge", "normalised", "normalized", "numeric", "regex", "similarity"].sort(),
     );
   });
 
@@ -23,6 +23,8 @@ describe("SCORER_TYPES and unknown types", () => {
       numeric: [{ type: "numeric" }, 1],
       json: [{ type: "json" }, { a: 1 }],
       choice: [{ type: "choice", choices: ["A", "B"] }, "A"],
+      judge: [{ type: "judge", model: "models/judge.yaml", rubric: "correct and complete" }, "x"],
+      similarity: [{ type: "similarity", model: "models/embed.yaml", threshold: 0.8 }, "x"],
     };
     for (const type of SCORER_TYPES) {
       const entry = specs[type];
@@ -642,5 +644,18 @@ describe("choice", () => {
     ]);
     expect(fields(spec, true, "a")).toEqual([]);
     expect(fields(spec, true, ["A"])).toEqual(["expected"]);
+  });
+});
+
+describe("model-graded scorers (judge, similarity) before grading", () => {
+  it("check their options and leave a failed placeholder that says grading is pending", () => {
+    expect(validateScorer({ type: "judge", model: "m.yaml" }, false).map((p) => p.field)).toEqual(["rubric"]);
+    expect(validateScorer({ type: "judge", rubric: "r", scale: 1 }, false).map((p) => p.field).sort()).toEqual(["model", "scale"]);
+    expect(validateScorer({ type: "judge", model: "m", rubric: "r", pass: 9 }, false).map((p) => p.field)).toEqual(["pass"]);
+    expect(validateScorer({ type: "similarity", model: "m" }, false).map((p) => p.field)).toEqual(["expected"]);
+    expect(validateScorer({ type: "similarity", model: "m", threshold: 2 }, true, "x").map((p) => p.field)).toEqual(["threshold"]);
+    const s = scoreOutput({ type: "judge", model: "m", rubric: "r" }, "anything", undefined);
+    expect(s.pass).toBe(false);
+    expect(s.reason).toMatch(/^awaiting grading \(judge\)/);
   });
 });

@@ -25,6 +25,8 @@ export interface GenerationRequest {
   maxTokens: number;
   sampling: SamplingSettings;
   timeoutMs: number;
+  /** Constrains the output to JSON of this schema where the engine can (node-llama-cpp: a grammar); else the caller parses strictly. */
+  jsonSchema?: Record<string, unknown>;
 }
 
 /** Settings that take effect per context, so they change between cells without reloading the model. */
@@ -75,6 +77,8 @@ export interface Backend {
    * before the text. Token ids are empty where the engine does not expose its tokenizer.
    */
   preparePrompt(text: string, chatTemplate: "auto" | "never" | "always", system?: string | null): Promise<PreparedPrompt>;
+  /** Embedding vectors of each text (the similarity scorer); engines without embeddings leave it out. */
+  embed?(texts: string[]): Promise<number[][]>;
   /**
    * Generates every request, `context.parallel` at a time, calling `onResult` as each finishes. A
    * failed request is a Generation with `error` set, never a thrown exception. When `signal`

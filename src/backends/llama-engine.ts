@@ -76,6 +76,12 @@ async function createEngine(runtime: Pick<RuntimeSettings, "binary" | "gpu">, pr
       llama = await loadBinding(runtime.binary, false, logger);
     }
   }
+  // The native log reaches this thread asynchronously: under load the line naming the CPU variant
+  // can arrive after the binding resolves (seen: null in one engine host, the variant in the next).
+  // x64 prebuilt binaries always log it, so wait for it a little.
+  for (let waited = 0; seen.cpuVariant === null && llama.buildType !== "localBuild" && process.arch === "x64" && waited < 2000; waited += 20) {
+    await new Promise((done) => setTimeout(done, 20));
+  }
   // Debug level was only needed to see which CPU variant loaded; per-token debug logs would cost time.
   llama.logLevel = LlamaLogLevel.warn;
   const release = llama.llamaCppRelease;

@@ -1,4 +1,4 @@
-import { LlamaText, resolveChatWrapper, type ChatHistoryItem, type GgmlType, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
+import { LlamaText, resolveChatWrapper, type ChatHistoryItem, type GbnfJsonSchema, type GgmlType, type LlamaContext, type LlamaContextSequence, type LlamaEmbeddingContext, type LlamaGrammar, type LlamaModel, type Token } from "node-llama-cpp";
 import type { Generation, RuntimeSettings } from "../core/types.js";
 import type { Backend, BatchResult, ContextSettings, GenerationRequest, LoadedModelInfo, LoadTarget, PreparedPrompt } from "./backend.js";
 import { checkGgufHeader } from "./gguf-header.js";
@@ -18,6 +18,7 @@ export class LlamaBackend implements Backend {
   private model?: LlamaModel;
   /** Resolved once per model: resolving reads and parses the GGUF's template (~0.5 s each time). */
   private chatWrapper?: ReturnType<typeof resolveChatWrapper>;
+  private embedding?: LlamaEmbeddingContext;
   private warmedUp = false;
 
   async load(target: LoadTarget): Promise<LoadedModelInfo> {
@@ -126,7 +127,14 @@ export class LlamaBackend implements Backend {
       const sequenceList = Array.from({ length: sequences }, () => llamaContext.getSequence());
       await warmUp(model, sequenceList, requests[0], this.warmedUp ? 0 : Number(process.env.HELDOUT_WARMUP_MS ?? WARMUP_MS));
       this.warmedUp = true;
-      const result = await runLockstep(model, sequenceList, requests, onResult, signal);
+      const grammars = new Map<string, LlamaGrammar>();
+      for (const r of requests) {
+        const key = r.jsonSchema ? JSON.stringify(r.jsonSchema) : undefined;
+        // node-llama-cpp compiles a JSON schema into a GBNF grammar; one per distinct schema.
+        if (key && !grammars.has(key)) grammars.set(key, await grammarForSchema((this.engine as Engine).llama, r.jsonSchema as GbnfJsonSchema));
+      }
+      const grammarOf = (r: GenerationRequest) => (r.jsonSchema ? grammars.get(JSON.stringify(r.jsonSchema)) : undefined);
+      const result = await runLockstep(model, sequenceList, requests, onResult, signal, grammarOf);
       return { ...result, context };
     } finally {
       await llamaContext.dispose();
@@ -139,7 +147,23 @@ export class LlamaBackend implements Backend {
     return state.used;
   }
 
+  /** Embeddings from one embedding context, made on first use and kept until unload. */
+  async embed(texts: string[]): Promise<number[][]> {
+    const model = this.requireModel();
+    const size = Math.min(model.trainContextSize, 4096);
+    this.embedding ??= await model.createEmbeddingContext({ contextSize: size });
+    const out: number[][] = [];
+    for (const text of texts) {
+      // The embedding context holds one text at a time: longer texts are cut to fit.
+      const tokens = model.tokenize(text).slice(0, size - 2);
+      out.push([...(await this.embedding.getEmbeddingFor(tokens)).vector]);
+    }
+    return out;
+  }
+
   async unload(): Promise<void> {
+    await this.embedding?.dispose();
+    this.embedding = undefined;
     await this.model?.dispose();
     this.model = undefined;
     this.chatWrapper = undefined;
@@ -198,6 +222,12 @@ async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promi
 
 function failed(r: GenerationRequest, error: string, now: number): Generation {
   return { text: "", promptTokenIds: r.prompt.tokenIds, completionTokens: 0, timings: { startMs: now, endMs: now }, finishReason: "error", error };
+}
+
+/** node-llama-cpp's schema type is generic over the literal schema; ours is only known at run time. */
+function grammarForSchema(llama: Engine["llama"], schema: GbnfJsonSchema): Promise<LlamaGrammar> {
+  const create = llama.createGrammarForJsonSchema as (s: GbnfJsonSchema) => Promise<LlamaGrammar>;
+  return create.call(llama, schema);
 }
 
 function hasChatTemplate(model: LlamaModel): boolean {

@@ -1,4 +1,4 @@
-import type { LlamaContextSequence, LlamaModel, SequenceEvaluateOptions, Token } from "node-llama-cpp";
+import { LlamaGrammarEvaluationState, type LlamaContextSequence, type LlamaGrammar, type LlamaModel, type SequenceEvaluateOptions, type Token } from "node-llama-cpp";
 import type { FinishReason, Generation } from "../core/types.js";
 import type { GenerationRequest } from "./backend.js";
 
@@ -32,6 +32,8 @@ export async function runLockstep(
   requests: readonly GenerationRequest[],
   onResult: (r: GenerationRequest, g: Generation) => Promise<void> | void,
   signal?: AbortSignal,
+  /** The grammar a request's output must follow (its JSON schema's), if any. */
+  grammarOf?: (r: GenerationRequest) => LlamaGrammar | undefined,
 ): Promise<{ wallMs: number; aborted: boolean }> {
   const slots: Slot[] = sequences.map((sequence) => ({ sequence }));
   let next = 0;
@@ -48,6 +50,8 @@ export async function runLockstep(
       seed: s.seed,
       yieldEogToken: false,
     };
+    const grammar = grammarOf?.(request);
+    if (grammar) options.grammarEvaluationState = new LlamaGrammarEvaluationState({ model, grammar });
     const tokens: Token[] = [];
     if (s.repeatPenalty !== 1) {
       const history = request.prompt.tokenIds as Token[];
@@ -63,7 +67,9 @@ export async function runLockstep(
     const iterator = slot.sequence.evaluate(request.prompt.tokenIds as Token[], options)[Symbol.asyncIterator]();
     const startMs = performance.now();
     firstStart ??= startMs;
-    slot.job = { request, iterator, tokens, stops: [...s.stop, ...request.prompt.stopStrings], startMs };
+    // A grammar says when its output is complete (a JSON schema grammar: four newlines after the object).
+    const grammarStops = (grammar?.stopGenerationTriggers ?? []).flatMap((t) => (typeof t === "string" ? [t] : Array.isArray(t) ? [] : [String(t)]));
+    slot.job = { request, iterator, tokens, stops: [...s.stop, ...request.prompt.stopStrings, ...grammarStops], startMs };
   };
 
   const finish = async (slot: Slot, reason: FinishReason, endMs: number, error?: string, iteratorDone = false) => {

@@ -182,4 +182,6 @@ export interface RunRecord {
   endpoint: string | null;
   attempts: number;
   serverTimings: Record<string, number> | null;
+  /** Set when a grading model (judge, similarity) scored it: where `score` came from. */
+  grade?: import("./grades.js").RecordGrade;
 }

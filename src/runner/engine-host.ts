@@ -65,6 +65,7 @@ async function handle(message: ToHost): Promise<void> {
         maxTokens: r.maxTokens,
         sampling: r.sampling,
         timeoutMs: r.timeoutMs,
+        ...(r.jsonSchema ? { jsonSchema: r.jsonSchema } : {}),
       }));
       const result = await backend.generateAll(
         requests,
@@ -88,6 +89,14 @@ async function handle(message: ToHost): Promise<void> {
       await send({ type: "batchDone", batch: message.batch, wallMs: result.wallMs, context: result.context, aborted: result.aborted, memory: batchMemory });
       return;
     }
+    case "embed":
+      try {
+        if (!backend.embed) throw new Error(`the ${backend.kind} backend gives no embeddings`);
+        await send({ type: "embedded", batch: message.batch, vectors: await backend.embed(message.texts), error: null });
+      } catch (error) {
+        await send({ type: "embedded", batch: message.batch, vectors: null, error: (error as Error).message });
+      }
+      return;
     case "abort":
       abort.abort();
       return;

@@ -87,6 +87,17 @@ export class EngineHost {
     return { wallMs: m.wallMs, context: m.context, aborted: m.aborted, memory: m.memory };
   }
 
+  /** Embedding vectors of `texts` from the loaded model. */
+  async embed(texts: string[]): Promise<number[][]> {
+    const batch = ++this.batch;
+    const reply = this.wait((m) => m.type === "embedded" && m.batch === batch);
+    this.post({ type: "embed", batch, texts });
+    const m = await reply;
+    if (m.type !== "embedded") throw new Error(`unexpected reply ${m.type}`);
+    if (m.error !== null || m.vectors === null) throw new Error(m.error ?? "no embeddings");
+    return m.vectors;
+  }
+
   abort(): void {
     this.post({ type: "abort" });
   }

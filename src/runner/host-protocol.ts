@@ -15,11 +15,13 @@ export interface HostRequest {
   maxTokens: number;
   sampling: SamplingSettings;
   timeoutMs: number;
+  jsonSchema?: Record<string, unknown>;
 }
 
 export type ToHost =
   | { type: "load"; target: LoadTarget }
   | { type: "generate"; batch: number; requests: HostRequest[]; context: ContextSettings }
+  | { type: "embed"; batch: number; texts: string[] }
   | { type: "abort" }
   | { type: "exit" };
 
@@ -39,4 +41,5 @@ export type FromHost =
   | { type: "loaded"; info: LoadedModelInfo; memory: MemoryPeak }
   | { type: "loadFailed"; error: string }
   | { type: "results"; batch: number; items: HostResult[] }
-  | { type: "batchDone"; batch: number; wallMs: number; context: Record<string, unknown>; aborted: boolean; memory: MemoryPeak };
+  | { type: "batchDone"; batch: number; wallMs: number; context: Record<string, unknown>; aborted: boolean; memory: MemoryPeak }
+  | { type: "embedded"; batch: number; vectors: number[][] | null; error: string | null };

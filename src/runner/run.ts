@@ -13,7 +13,9 @@ import { fingerprint, type Fingerprint } from "../system/fingerprint.js";
 import { findDeterminismCheck, readChecks, type DeterminismCheck, type DeterminismStatus } from "../store/checks.js";
 import { EngineHost, HostDied, ModelLoadFailed } from "./host-client.js";
 import type { HostRequest } from "./host-protocol.js";
+import { AWAITING_GRADING } from "../scorers/graded.js";
 import { loadInputs, type LoadedInputs, type RunInputs } from "./inputs.js";
+import { gradeRun, needsGrading } from "./grade.js";
 import { createProgress, type Progress } from "./progress.js";
 import { ScorePool } from "./score-pool.js";
 
@@ -136,6 +138,14 @@ export async function runBench(options: RunOptions): Promise<RunOutcome> {
       74,
     );
   }
+  // Scorers that need a model (judge, similarity) grade once every generation is written.
+  if (!interrupted && needsGrading(manifest)) {
+    try {
+      await gradeRun({ dir, signal, onProgress: (m) => progress.note(m) });
+    } catch (error) {
+      progress.warn(`warning: grading failed (${(error as Error).message.split("\n")[0]}); the generations are kept: grade them with \`heldout judge ${runId}\``);
+    }
+  }
   const summary = writeSummary(store, manifest);
   // A cell that is neither complete nor failed after an uninterrupted run is a problem too.
   const failedCells = summary.cells.filter((c) => c.status === "failed" || (!interrupted && c.status === "incomplete")).length;
@@ -192,12 +202,17 @@ function checkResumable(manifest: RunManifest, inputs: LoadedInputs, runId: stri
 }
 
 export function writeSummary(store: RunStore, manifest: RunManifest): Summary {
+  const records = store.scoredRecords();
+  const awaiting = records.filter((r) => r.score.reason.startsWith(AWAITING_GRADING)).length;
   const summary = summarize(
     { runId: manifest.runId, suite: { name: manifest.suite.name, hash: manifest.suite.hash, tasks: manifest.suite.tasks } },
     manifest.cells.map((c) => ({ cellId: c.id, modelId: c.modelId, label: c.label, samples: c.settings.samples })),
-    store.records(),
+    records,
     store.cells(),
-    determinismWarnings(manifest.cells),
+    [
+      ...determinismWarnings(manifest.cells),
+      ...(awaiting ? [`${awaiting} generation(s) await grading by a model (judge or similarity) and count as failed until graded: heldout judge ${manifest.runId}`] : []),
+    ],
   );
   writeJsonAtomic(store.path(SUMMARY_FILE), summary);
   return summary;

@@ -8,6 +8,7 @@ import { checkOptions, fail, type Problem, type Scorer } from "./common.js";
 import { choice } from "./choice.js";
 import { contains } from "./contains.js";
 import { exact, normalized } from "./exact.js";
+import { judge, similarity } from "./graded.js";
 import { json } from "./json.js";
 import { numeric } from "./numeric.js";
 import { regex } from "./regex.js";
@@ -24,6 +25,8 @@ const SCORERS: ReadonlyMap<string, Scorer> = new Map<string, Scorer>([
   ["numeric", numeric],
   ["json", json],
   ["choice", choice],
+  ["judge", judge],
+  ["similarity", similarity],
 ]);
 
 export const SCORER_TYPES: readonly string[] = Object.freeze([...SCORERS.keys()]);

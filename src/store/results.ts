@@ -1,6 +1,7 @@
 import { appendFileSync, closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, fstatSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { HeldoutError } from "../core/errors.js";
+import { applyGrades, type GradeLine } from "../core/grades.js";
 import type { CellExecution } from "../core/summary.js";
 import type { RunRecord } from "../core/types.js";
 
@@ -14,6 +15,8 @@ export const RECORDS_FILE = "records.jsonl";
 export const CELLS_FILE = "cells.jsonl";
 export const MANIFEST_FILE = "manifest.json";
 export const SUMMARY_FILE = "summary.json";
+export const GRADES_FILE = "grades.jsonl";
+export type { GradeLine };
 
 export function writeJsonAtomic(path: string, value: unknown): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -86,6 +89,7 @@ export class RunStore {
     mkdirSync(dir, { recursive: true });
     repairJsonl(join(dir, RECORDS_FILE));
     repairJsonl(join(dir, CELLS_FILE));
+    repairJsonl(join(dir, GRADES_FILE));
   }
 
   path(file: string): string {
@@ -113,5 +117,18 @@ export class RunStore {
 
   cells(): CellExecution[] {
     return readJsonl<CellExecution>(this.path(CELLS_FILE));
+  }
+
+  appendGrades(grades: readonly GradeLine[]): void {
+    if (grades.length > 0) appendFileSync(this.path(GRADES_FILE), grades.map((g) => `${JSON.stringify(g)}\n`).join(""));
+  }
+
+  grades(): GradeLine[] {
+    return readJsonl<GradeLine>(this.path(GRADES_FILE));
+  }
+
+  /** The records that count, with the newest grade of each applied: what every figure is made from. */
+  scoredRecords(): RunRecord[] {
+    return applyGrades(this.records(), this.grades());
   }
 }

@@ -20,7 +20,7 @@ export function loadRun(run: string, resultsRoot = "results"): LoadedRun {
   const summaryFile = join(dir, SUMMARY_FILE);
   if (!existsSync(summaryFile)) throw new HeldoutError("run-not-found", `no run here (no ${SUMMARY_FILE})`, { file: dir });
   const store = new RunStore(dir, true);
-  return { dir, manifest: readJson<RunManifest>(join(dir, MANIFEST_FILE)), summary: readJson<Summary>(summaryFile), records: store.records() };
+  return { dir, manifest: readJson<RunManifest>(join(dir, MANIFEST_FILE)), summary: readJson<Summary>(summaryFile), records: store.scoredRecords() };
 }
 
 export interface CellRef {

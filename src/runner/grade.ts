@@ -1,0 +1,168 @@
+import { existsSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import type { LoadTarget } from "../backends/backend.js";
+import { HeldoutError } from "../core/errors.js";
+import { cosine, graderId, judgePrompt, judgeSettings, parseVerdict, sha256, verdictSchema, verdictScore } from "../core/judge.js";
+import type { JsonValue, RunRecord, SamplingSettings, ScorerSpec, Task } from "../core/types.js";
+import { isGraded } from "../scorers/graded.js";
+import { loadModelSpec, resolveModel } from "../store/models.js";
+import { MANIFEST_FILE, readJson, RunStore, type GradeLine } from "../store/results.js";
+import { loadSuite } from "../store/suite-files.js";
+import { EngineHost } from "./host-client.js";
+import type { HostRequest } from "./host-protocol.js";
+import { writeSummary, type RunManifest } from "./run.js";
+
+/**
+ * The grading phase: scorers that need a model (`judge`, `similarity`) grade a run's generations
+ * after they are all written. One engine host per grading model; each grade is appended to
+ * grades.jsonl as it comes, keyed by grader id (the scorer's options, the grading model's sha256
+ * and the prompt version) and generation, so grading resumes where it stopped, re-grading with
+ * another judge or rubric adds grades beside the old ones, and nothing is ever generated again.
+ */
+
+export interface GradeOptions {
+  dir: string;
+  /** Grade every judge scorer with this model instead of the suite's (`heldout judge --judge`). */
+  judge?: string;
+  signal?: AbortSignal;
+  onProgress?: (message: string) => void;
+}
+
+export interface GradeOutcome {
+  graders: { id: string; type: string; model: string; graded: number; reused: number; failed: number }[];
+}
+
+const GREEDY: SamplingSettings = { temperature: 0, topP: 1, topK: 0, minP: 0, repeatPenalty: 1, repeatLastN: 64, seed: 0, stop: [] };
+const CHUNK = 64;
+
+/** True when any task of the run's suite is scored by a model. */
+export function needsGrading(manifest: RunManifest): boolean {
+  if (!manifest.suite?.dir || !existsSync(manifest.suite.dir)) return false;
+  const suite = loadSuite(manifest.suite.dir);
+  return isGraded(suite.scorer) || suite.tasks.some((t) => isGraded(t.scorer));
+}
+
+export async function gradeRun(o: GradeOptions): Promise<GradeOutcome> {
+  const manifest = readJson<RunManifest>(join(o.dir, MANIFEST_FILE));
+  const suite = loadSuite(manifest.suite.dir);
+  if (suite.hash !== manifest.suite.hash) {
+    throw new HeldoutError("suite-changed", `the suite changed since this run (sha256 ${manifest.suite.hash.slice(0, 12)}… then, ${suite.hash.slice(0, 12)}… now): its tasks and rubrics are not the ones the run was made for`, { file: manifest.suite.dir });
+  }
+  const store = new RunStore(o.dir);
+  const tasks = new Map(suite.tasks.map((t) => [t.id, t]));
+  // Generations to grade, grouped by the scorer spec that grades them.
+  const groups = new Map<string, { spec: ScorerSpec; records: RunRecord[] }>();
+  for (const r of store.records()) {
+    const task = tasks.get(r.taskId);
+    const base = task?.scorer ?? suite.scorer;
+    if (!task || !isGraded(base) || r.finishReason === "error") continue;
+    const spec = o.judge && base.type === "judge" ? { ...base, model: o.judge } : base;
+    const k = JSON.stringify(spec);
+    const group = groups.get(k) ?? { spec, records: [] };
+    group.records.push(r);
+    groups.set(k, group);
+  }
+  const done = new Set(store.grades().filter((g) => g.error === null).map((g) => `${g.graderId}\u0000${g.cellId}\u0000${g.taskId}\u0000${g.sample}`));
+  const outcome: GradeOutcome = { graders: [] };
+  for (const { spec, records } of groups.values()) {
+    if (o.signal?.aborted) break;
+    const modelFile = locate(String(spec.model), manifest.suite.dir);
+    const modelSpec = loadModelSpec(modelFile);
+    const resolved = await resolveModel(modelSpec);
+    const id = graderId(spec, resolved.sha256);
+    const todo = records.filter((r) => !done.has(`${id}\u0000${r.cellId}\u0000${r.taskId}\u0000${r.sample}`));
+    const summary = { id, type: spec.type, model: modelSpec.id, graded: 0, reused: records.length - todo.length, failed: 0 };
+    outcome.graders.push(summary);
+    if (todo.length === 0) continue;
+    o.onProgress?.(`grading ${todo.length} generation(s) with ${spec.type} ${modelSpec.id} (${id}); ${summary.reused} already graded`);
+    const host = await EngineHost.start();
+    try {
+      const target: LoadTarget = { backend: modelSpec.backend, runtime: modelSpec.runtime };
+      if (resolved.path) target.path = resolved.path;
+      if (modelSpec.server) target.server = modelSpec.server;
+      await host.load(target);
+      const base = { graderId: id, type: spec.type, graderModel: modelSpec.id, graderModelSha256: resolved.sha256 };
+      const write = (lines: GradeLine[]) => {
+        store.appendGrades(lines);
+        summary.graded += lines.length;
+        summary.failed += lines.filter((l) => l.error !== null).length;
+      };
+      for (let i = 0; i < todo.length && !o.signal?.aborted; i += CHUNK) {
+        const chunk = todo.slice(i, i + CHUNK);
+        if (spec.type === "judge") write(await judgeChunk(host, spec, chunk, tasks, base, modelSpec.runtime.contextSize, modelSpec.runtime.threads));
+        else write(await similarityChunk(host, spec, chunk, tasks, base));
+      }
+    } finally {
+      await host.close();
+    }
+  }
+  writeSummary(store, manifest);
+  return outcome;
+}
+
+/** A grading model named in a suite: relative to the working directory, else to the suite folder. */
+function locate(file: string, suiteDir: string): string {
+  if (isAbsolute(file) || existsSync(file)) return file;
+  const near = resolve(suiteDir, file);
+  return existsSync(near) ? near : file;
+}
+
+type GradeBase = Pick<GradeLine, "graderId" | "type" | "graderModel" | "graderModelSha256">;
+
+async function judgeChunk(host: EngineHost, spec: ScorerSpec, records: RunRecord[], tasks: Map<string, Task>, base: GradeBase, contextSize: number, threads: number | "auto"): Promise<GradeLine[]> {
+  const settings = judgeSettings(spec);
+  const byKey = new Map<string, { record: RunRecord; prompt: string }>();
+  const requests: HostRequest[] = records.map((r, i) => {
+    const task = tasks.get(r.taskId) as Task;
+    const prompt = judgePrompt(settings, { prompt: r.prompt, output: r.output, ...(task.expected !== undefined ? { expected: task.expected } : {}) });
+    const key = String(i);
+    byKey.set(key, { record: r, prompt });
+    return { key, text: prompt, system: null, chatTemplate: "auto", maxTokens: settings.maxTokens, sampling: GREEDY, timeoutMs: 120_000, jsonSchema: verdictSchema(settings) };
+  });
+  const lines: GradeLine[] = [];
+  await host.generate(requests, { threads, contextSize, flashAttention: false, parallel: 1 }, (items) => {
+    for (const item of items) {
+      const { record, prompt } = byKey.get(item.key) as { record: RunRecord; prompt: string };
+      const g = item.generation;
+      const verdict = g.error ? ({ ok: false, error: g.error } as const) : parseVerdict(g.text, settings.scale);
+      lines.push({
+        ...base,
+        cellId: record.cellId,
+        taskId: record.taskId,
+        sample: record.sample,
+        promptSha256: sha256(prompt),
+        rubricSha256: sha256(settings.rubric),
+        raw: g.error ? null : g.text,
+        parsed: verdict.ok ? { score: verdict.score, reason: verdict.reason } : null,
+        similarity: null,
+        score: verdictScore(verdict, settings),
+        error: verdict.ok ? null : verdict.error,
+        gradedAt: new Date().toISOString(),
+      });
+    }
+  });
+  return lines;
+}
+
+async function similarityChunk(host: EngineHost, spec: ScorerSpec, records: RunRecord[], tasks: Map<string, Task>, base: GradeBase): Promise<GradeLine[]> {
+  const threshold = typeof spec.threshold === "number" ? spec.threshold : 0.8;
+  const expectedOf = (r: RunRecord) => String((tasks.get(r.taskId) as Task).expected as JsonValue);
+  const vectors = await host.embed(records.flatMap((r) => [r.output, expectedOf(r)]));
+  return records.map((r, i) => {
+    const sim = cosine(vectors[2 * i] as number[], vectors[2 * i + 1] as number[]);
+    return {
+      ...base,
+      cellId: r.cellId,
+      taskId: r.taskId,
+      sample: r.sample,
+      promptSha256: null,
+      rubricSha256: null,
+      raw: null,
+      parsed: null,
+      similarity: sim,
+      score: { pass: sim >= threshold, value: Math.max(0, Math.min(1, sim)), reason: `cosine similarity ${sim.toFixed(3)} to the expected text (pass ≥ ${threshold})` },
+      error: null,
+      gradedAt: new Date().toISOString(),
+    };
+  });
+}
