@@ -4,6 +4,7 @@ import { compareCells, isRegression } from "../core/compare.js";
 import { HeldoutError } from "../core/errors.js";
 import { formatComparison, type CompareFormat } from "../report/compare.js";
 import { leaderboardText, parseLeaderboard } from "../report/leaderboard.js";
+import { subjectiveNotes } from "../report/table.js";
 import { loadRun, resolveCell, type CellRef } from "../store/runs.js";
 
 export const EXIT_REGRESSION = 1;
@@ -60,7 +61,7 @@ Examples:
       }
       const side = (r: CellRef, ref: string) => ({ name: ref, cell: r.cell, records: r.run.records.filter((x) => x.cellId === r.cell.cellId) });
       const comparison = compareCells(side(a, aRef), side(b, bRef), common);
-      process.stdout.write(`${formatComparison(comparison, flags.format)}\n`);
+      process.stdout.write(`${withSubjective(formatComparison(comparison, flags.format), flags.format, [a, b])}\n`);
       if (flags.failOnRegression !== undefined && flags.failOnRegression !== false) {
         const threshold = flags.failOnRegression === true ? 0 : Number(flags.failOnRegression);
         if (!Number.isFinite(threshold) || threshold < 0) throw new HeldoutError("invalid-option", `--fail-on-regression takes a number of points ≥ 0, got ${flags.failOnRegression}`);
@@ -70,4 +71,19 @@ Examples:
         }
       }
     });
+}
+
+/** People's ratings of the two cells (heldout rate), when their runs have any. */
+function withSubjective(text: string, format: CompareFormat, refs: CellRef[]): string {
+  const of = (r: CellRef) => ({
+    cellId: r.cell.cellId,
+    score: r.run.summary.subjective?.score?.cells.find((c) => c.cellId === r.cell.cellId && c.n > 0) ?? null,
+    pairwise: r.run.summary.subjective?.pairwise?.cells.find((c) => c.cellId === r.cell.cellId && c.n > 0) ?? null,
+  });
+  const sides = refs.map(of);
+  if (sides.every((x) => x.score === null && x.pairwise === null)) return text;
+  if (format === "json") return JSON.stringify({ ...(JSON.parse(text) as object), subjective: sides }, null, 2);
+  if (format === "csv") return text;
+  const notes = refs.flatMap((r) => subjectiveNotes(r.run.summary, [r.cell.cellId]).slice(1));
+  return `${text}\n\npeople's ratings (heldout rate; mean 1–5 score or Bradley–Terry strength, 95% bootstrap interval):\n${notes.join("\n")}`;
 }

@@ -1,6 +1,7 @@
 import { adjustComparisons, pairedComparison } from "../stats/paired.js";
 import { mean, percentile } from "./percentile.js";
 import { cellConsistency, outcomesByTask, percentileBounds, rateInterval, type Bounds, type CellConsistency, type RateInterval } from "./summary-stats.js";
+import type { SubjectiveQuality } from "./subjective.js";
 import type { RunRecord } from "./types.js";
 
 /**
@@ -99,6 +100,8 @@ export interface Summary {
   comparisons: BaselineComparison[];
   /** What a reader must know before trusting the figures (an unchecked parallel setting...). */
   warnings?: string[];
+  /** People's blind ratings (`heldout rate`): per cell and area, with n and intervals; absent when nobody rated. */
+  subjective?: SubjectiveQuality;
 }
 
 export const NO_AREA = "(none)";

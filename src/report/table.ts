@@ -107,6 +107,7 @@ export function summaryTable(summary: Summary, color: boolean, sortBy: SortKey =
     }
   }
   for (const c of cells) if (c.status !== "completed") notes.push(`${c.cellId}: ${c.status}${c.error ? `: ${c.error.split("\n")[0]}` : ""}`);
+  notes.push(...subjectiveNotes(summary));
   for (const w of summary.warnings ?? []) notes.push(`warning: ${w}`);
   return [...lines, "", ...notes].join("\n");
 }
@@ -129,4 +130,24 @@ function row(c: CellSummary, swept: string[], areas: string[]): string[] {
     formatBytes(c.peakRssBytes),
     c.failures.rate === null ? "–" : `${(c.failures.rate * 100).toFixed(1)}%`,
   ];
+}
+
+/** People's ratings, one line per rated cell: mean 1–5 score or Bradley–Terry strength, with n and interval. */
+export function subjectiveNotes(summary: Pick<Summary, "subjective">, cellIds?: readonly string[]): string[] {
+  const q = summary.subjective;
+  if (!q) return [];
+  const wanted = (id: string) => !cellIds || cellIds.includes(id);
+  const ci = (low: number | null, high: number | null, digits: number) => (low === null || high === null ? "" : ` [${low.toFixed(digits)}, ${high.toFixed(digits)}]`);
+  const lines = [`people's ratings (${q.ratings} by ${q.raters.join(", ")}; 95% bootstrap intervals):`];
+  for (const c of q.score?.cells ?? []) {
+    if (c.n === 0 || !wanted(c.cellId)) continue;
+    const areas = c.areas.length > 1 ? `; ${c.areas.map((a) => `${a.area} ${a.mean?.toFixed(2) ?? "–"} (n ${a.n})`).join(", ")}` : "";
+    lines.push(`  ${c.cellId}: mean score ${c.mean?.toFixed(2) ?? "–"}${ci(c.low, c.high, 2)} of 5, n ${c.n}${areas}`);
+  }
+  for (const c of q.pairwise?.cells ?? []) {
+    if (c.n === 0 || !wanted(c.cellId)) continue;
+    lines.push(`  ${c.cellId}: Bradley–Terry strength ${c.strength?.toFixed(2) ?? "–"}${ci(c.low, c.high, 2)} (${c.wins} wins, ${c.ties} ties, ${c.losses} losses of ${c.n})`);
+  }
+  for (const a of q.agreement) lines.push(`  agreement ${a.raters.join(" & ")} (${a.mode}, ${a.n} common items): Cohen's κ ${a.kappa?.toFixed(2) ?? "–"}${ci(a.low, a.high, 2)}${a.weightedKappa !== null ? `, quadratic-weighted ${a.weightedKappa.toFixed(2)}` : ""}`);
+  return lines.length > 1 ? lines : [];
 }

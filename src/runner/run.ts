@@ -6,6 +6,8 @@ import { measureGeneration } from "../core/measures.js";
 import type { PlannedCell } from "../core/plan.js";
 import { promptText } from "../core/prompt.js";
 import { summarize, type CellExecution, type Summary } from "../core/summary.js";
+import { subjectiveQuality } from "../core/subjective.js";
+import { readRatings } from "../rate/ratings.js";
 import type { Generation, ModelSpec, RunRecord, Suite, Task } from "../core/types.js";
 import type { ResolvedModel } from "../store/models.js";
 import { MANIFEST_FILE, readJson, RunStore, SUMMARY_FILE, writeJsonAtomic } from "../store/results.js";
@@ -214,6 +216,9 @@ export function writeSummary(store: RunStore, manifest: RunManifest): Summary {
       ...(awaiting ? [`${awaiting} generation(s) await grading by a model (judge or similarity) and count as failed until graded: heldout judge ${manifest.runId}`] : []),
     ],
   );
+  // People's ratings of this run (heldout rate), if any.
+  const ratings = readRatings(store.dir).lines.filter((l) => l.runId === manifest.runId);
+  if (ratings.length > 0) summary.subjective = subjectiveQuality(ratings, summary.cells);
   writeJsonAtomic(store.path(SUMMARY_FILE), summary);
   return summary;
 }

@@ -35,10 +35,11 @@ export function runReportHtml(input: RunReportInput): string {
   const recordsByCell = groupBy(input.run.records, (r) => r.cellId);
   const body = [
     header(input),
-    `<nav class="toc"><a href="#summary">Summary</a><a href="#plots">Plots</a>${summary.comparisons.length ? '<a href="#comparisons">Comparisons</a>' : ""}<a href="#models">Models</a><a href="#tasks">Tasks</a></nav>`,
+    `<nav class="toc"><a href="#summary">Summary</a><a href="#plots">Plots</a>${summary.comparisons.length ? '<a href="#comparisons">Comparisons</a>' : ""}${summary.subjective ? '<a href="#ratings">People\'s ratings</a>' : ""}<a href="#models">Models</a><a href="#tasks">Tasks</a></nav>`,
     summarySection(input),
     plotsSection(cells, recordsByCell, colorOf),
     comparisonsSection(input),
+    ratingsSection(input),
     modelsSection(input),
     tasksSection(input),
   ].join("\n");
@@ -250,6 +251,38 @@ function comparisonsSection({ run }: RunReportInput): string {
   }));
   const base = list[0]?.baseline ?? "";
   return `<section id="comparisons"><h2>Comparisons</h2><p class="note">Every cell against the baseline, ${escapeHtml(name.get(base) ?? base)}, paired on the same tasks (exact McNemar test; the interval is a paired bootstrap)${list.length > 1 ? "; p adjusted by Holm over these comparisons" : ""}.</p>${sortableTable("comparisons-table", headers, rows)}</section>`;
+}
+
+/** People's blind ratings (heldout rate): mean scores per cell and area, Bradley–Terry strengths, agreement. */
+function ratingsSection({ run }: RunReportInput): string {
+  const q = run.summary.subjective;
+  if (!q) return "";
+  const name = new Map(run.summary.cells.map((c) => [c.cellId, cellName(c)]));
+  const ci = (low: number | null, high: number | null) => (low === null || high === null ? "–" : `${low.toFixed(2)}–${high.toFixed(2)}`);
+  const parts: string[] = [`<section id="ratings"><h2>People's ratings</h2><p class="note">${escapeHtml(`${q.ratings} blind rating(s) by ${q.raters.join(", ")} (heldout rate); intervals are 95% percentile bootstraps.`)}</p>`];
+  const scored = (q.score?.cells ?? []).filter((c) => c.n > 0);
+  if (scored.length) {
+    const areas = [...new Set(scored.flatMap((c) => c.areas.map((a) => a.area)))].sort();
+    const headers = [{ label: "cell", text: true }, { label: "mean score (1–5)" }, { label: "95% CI" }, { label: "n" }, ...areas.map((a) => ({ label: a }))];
+    const rows = scored.map((c) => ({
+      cells: [text(name.get(c.cellId) ?? c.cellId), num(c.mean, c.mean?.toFixed(2) ?? "–"), num(c.low, ci(c.low, c.high), "ci"), num(c.n, String(c.n)), ...areas.map((a) => {
+        const x = c.areas.find((y) => y.area === a);
+        return num(x?.mean ?? null, x?.mean === null || x === undefined ? "–" : `${x.mean.toFixed(2)} (n ${x.n})`);
+      })],
+    }));
+    parts.push(sortableTable("ratings-table", headers, rows));
+  }
+  const pairs = (q.pairwise?.cells ?? []).filter((c) => c.n > 0);
+  if (pairs.length) {
+    const headers = [{ label: "cell", text: true }, { label: "Bradley–Terry strength", title: "log-strength, 0 = the average compared cell" }, { label: "95% CI" }, { label: "wins" }, { label: "ties" }, { label: "losses" }, { label: "n" }];
+    const rows = pairs.map((c) => ({ cells: [text(name.get(c.cellId) ?? c.cellId), num(c.strength, c.strength?.toFixed(2) ?? "–"), num(c.low, ci(c.low, c.high), "ci"), num(c.wins, String(c.wins)), num(c.ties, String(c.ties)), num(c.losses, String(c.losses)), num(c.n, String(c.n))] }));
+    parts.push(`<h3>Pairwise preference</h3>${sortableTable("pairwise-table", headers, rows)}`);
+  }
+  if (q.agreement.length) {
+    parts.push(`<h3>Agreement between raters</h3><ul>${q.agreement.map((a) => `<li>${escapeHtml(`${a.raters.join(" and ")} (${a.mode}, ${a.n} items both rated): Cohen's κ ${a.kappa?.toFixed(2) ?? "–"} [${ci(a.low, a.high)}]${a.weightedKappa !== null ? `, quadratic-weighted ${a.weightedKappa.toFixed(2)}` : ""}; same rating on ${a.observedAgreement === null ? "–" : `${(a.observedAgreement * 100).toFixed(0)}%`} of them`)}</li>`).join("")}</ul>`);
+  }
+  parts.push("</section>");
+  return parts.join("\n");
 }
 
 function modelsSection({ run, executions }: RunReportInput): string {
