@@ -48,3 +48,19 @@ describe("heldout profile --engine llama-server", () => {
     expect(results.every((x) => x.error === null && (x.stats.median as number) > 0)).toBe(true);
   });
 });
+
+describe("heldout profile --reps auto", () => {
+  it("repeats until the 95% interval of the mean is within --ci-width, or --max-reps, and prints the interval", () => {
+    const out = tempDir();
+    const r = heldout(["profile", "--model", "models/stories260k.yaml", "--pp", "64", "--tg", "16", "--threads", "1", "--reps", "auto", "--ci-width", "50", "--max-reps", "8", "--out", out, "--run-id", "a"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/pp64\s+[\d.]+ ± [\d.]+ \(n \d+, 95% CI ±[\d.]+%(, max reached)?\)/);
+    const results = (JSON.parse(readFileSync(join(out, "a", "profile.json"), "utf8")) as { results: ProfileResult[] }).results;
+    for (const x of results) {
+      expect(x.samples.length).toBeGreaterThanOrEqual(3);
+      expect(x.samples.length).toBeLessThanOrEqual(8);
+      expect(["converged", "max-reps"]).toContain(x.stopped);
+    }
+    expect(heldout(["profile", "--model", "models/stories260k.yaml", "--reps", "many", "--out", out]).stderr).toMatch(/--reps takes a whole number ≥ 1, or auto, got many/);
+  });
+});

@@ -2,6 +2,7 @@ import { Option, type Command } from "commander";
 import { HeldoutError } from "../core/errors.js";
 import { runProfile } from "../profile/run.js";
 import { reportQuietly } from "./report.js";
+import { DEFAULT_RULE } from "../check/repetitions.js";
 import { formatProfile, recommendations } from "../report/profile.js";
 
 const list = (name: string, parse: (s: string) => number | null) => (value: string) =>
@@ -27,7 +28,9 @@ export function registerProfile(program: Command): void {
     .option("--gpu-layers <n|max|auto,...>", "layers offloaded to the GPU", "auto")
     .option("--binary <auto|prebuilt|source,...>", "node-llama-cpp binary: prebuilt, a local source build, or auto", "auto")
     .option("--engine <embedded|llama-server,...>", "node-llama-cpp in a worker, and/or llama.cpp's own llama-server", "embedded")
-    .option("--reps <n>", "timed repetitions per test", "5")
+    .option("--reps <n|auto>", "timed repetitions per test; auto: until the 95% interval of the mean is within --ci-width", "5")
+    .option("--ci-width <percent>", "with --reps auto: target half-width of the 95% interval, % of the mean", "5")
+    .option("--max-reps <n>", "with --reps auto: stop after this many repetitions", "30")
     .option("--warmup <n>", "untimed repetitions first", "1")
     .option("--gpu <auto|cpu>", "allow the GPU", "auto")
     .addOption(new Option("--format <format>", "output").choices(["table", "json", "csv", "markdown"]).default("table"))
@@ -58,7 +61,10 @@ export function registerProfile(program: Command): void {
           gpuLayers,
         },
         tests: [...pp.map((tokens) => ({ kind: "pp" as const, tokens })), ...tg.map((tokens) => ({ kind: "tg" as const, tokens }))],
-        reps: int(1)(flags.reps as string) ?? 5,
+        reps:
+          flags.reps === "auto"
+            ? { ...DEFAULT_RULE, ciWidthPercent: positive("ci-width", flags.ciWidth as string), maxReps: int(3)(flags.maxReps as string) ?? invalid("max-reps", "a whole number ≥ 3", flags.maxReps as string) }
+            : (int(1)(flags.reps as string) ?? invalid("reps", "a whole number ≥ 1, or auto", flags.reps as string)),
         warmup: int(0)(flags.warmup as string) ?? 1,
         gpu: flags.gpu === "cpu" ? "cpu" : "auto",
         outDir: flags.out as string,
@@ -73,4 +79,14 @@ export function registerProfile(program: Command): void {
         process.stdout.write(`\nroofline: generation reads every weight once per step; measured copy bandwidth ${(result.bandwidth / 1e9).toFixed(1)} GB/s (one thread, a 256 MiB copy)\nresults: ${result.dir}/profile.json${report ? `\nreport:  ${report}` : ""}\n`);
       }
     });
+}
+
+function positive(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new HeldoutError("invalid-option", `--${flag} takes a positive number, got ${text}`);
+  return n;
+}
+
+function invalid(flag: string, what: string, got: string): never {
+  throw new HeldoutError("invalid-option", `--${flag} takes ${what}, got ${got}`);
 }

@@ -1,4 +1,5 @@
 import { mean, sampleStandardDeviation } from "simple-statistics";
+import { decide, type RepetitionRule } from "../check/repetitions.js";
 import { percentile } from "../core/percentile.js";
 
 /**
@@ -82,5 +83,23 @@ export interface ProfileResult {
    * (2 × parameters × tokens/s).
    */
   roofline: { bytesPerToken: number; impliedBytesPerSecond: number | null; share: number | null; flopsPerSecond: number | null } | null;
+  /** Why repetitions stopped: a fixed count, or (--reps auto) the interval converged or the maximum was reached. */
+  stopped?: "fixed" | "converged" | "max-reps";
   error: string | null;
+}
+
+/**
+ * Runs `measure` a fixed number of times, or (with a rule) in rounds until the 95% interval of the
+ * mean is within the rule's width or its maximum count; pushes every figure onto `samples`.
+ */
+export async function repeat(reps: number | RepetitionRule, measure: () => Promise<number>, samples: number[]): Promise<"fixed" | "converged" | "max-reps"> {
+  if (typeof reps === "number") {
+    for (let i = 0; i < reps; i++) samples.push(await measure());
+    return "fixed";
+  }
+  for (;;) {
+    const next = decide(samples, reps);
+    if (next.stop) return next.reason;
+    for (let i = 0; i < next.nextReps; i++) samples.push(await measure());
+  }
 }

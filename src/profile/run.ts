@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
+import type { RepetitionRule } from "../check/repetitions.js";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadModelSpec, resolveModel } from "../store/models.js";
@@ -16,7 +17,8 @@ export interface ProfileOptions {
   modelFiles: string[];
   axes: ProfileAxes;
   tests: ProfileTest[];
-  reps: number;
+  /** A fixed count, or repeat until the 95% interval is within a stated width (--reps auto). */
+  reps: number | RepetitionRule;
   warmup: number;
   gpu: "auto" | "cpu";
   outDir: string;
@@ -54,6 +56,7 @@ export async function runProfile(options: ProfileOptions): Promise<{ dir: string
           stats: rateStats(line.samples),
           perSequence: rateStats(line.samples.map((s) => s / line.point.parallel)),
           roofline: roofline(weights, line, bandwidth),
+          stopped: line.stopped ?? "fixed",
           error: line.error,
         });
       }

@@ -1,7 +1,8 @@
 import { readGgufFileInfo } from "node-llama-cpp";
 import { startLlamaServerProcess } from "../backends/llama-server-process.js";
 import { createRng, randomInt } from "../stats/random.js";
-import type { ProfilePoint, ProfileTest } from "./grid.js";
+import type { RepetitionRule } from "../check/repetitions.js";
+import { repeat, type ProfilePoint, type ProfileTest } from "./grid.js";
 import type { WorkerLine } from "./worker.js";
 
 /**
@@ -10,7 +11,7 @@ import type { WorkerLine } from "./worker.js";
  * token ids, generation past end-of-sequence (`ignore_eos`) to a fixed count, P requests at once
  * on P slots (their rates added up), the context depth filled first through the prompt cache.
  */
-export async function profileWithServer(modelPath: string, points: readonly ProfilePoint[], tests: readonly ProfileTest[], reps: number, warmup: number): Promise<WorkerLine[]> {
+export async function profileWithServer(modelPath: string, points: readonly ProfilePoint[], tests: readonly ProfileTest[], reps: number | RepetitionRule, warmup: number): Promise<WorkerLine[]> {
   const info = await readGgufFileInfo(modelPath);
   const vocab = info.metadata.tokenizer?.ggml?.tokens?.length ?? 256;
   const rng = createRng(1234);
@@ -47,7 +48,7 @@ export async function profileWithServer(modelPath: string, points: readonly Prof
     for (const test of tests) {
       const line: WorkerLine = { point, test, engine: { binary: "llama-server", engine: "llama-server", threads: point.threads, server: server.args.join(" ") }, samples: [], error: null };
       try {
-        for (let rep = 0; rep < warmup + reps; rep++) {
+        const measure = async (): Promise<number> => {
           const rates = await Promise.all(
             Array.from({ length: point.parallel }, async (_, slot) => {
               const depth = random(point.depth);
@@ -57,8 +58,10 @@ export async function profileWithServer(modelPath: string, points: readonly Prof
               return (await complete(slot, [...depth, ...random(1)], test.tokens, point.depth > 0)).predicted_per_second;
             }),
           );
-          if (rep >= warmup) line.samples.push(rates.reduce((s, v) => s + v, 0));
-        }
+          return rates.reduce((s, v) => s + v, 0);
+        };
+        for (let rep = 0; rep < warmup; rep++) await measure();
+        line.stopped = await repeat(reps, measure, line.samples);
       } catch (error) {
         line.error = (error as Error).message;
       }

@@ -7,6 +7,8 @@ import type { Token } from "node-llama-cpp";
 import { getEngine } from "../backends/llama-engine.js";
 import { resolveThreads } from "../backends/llama.js";
 import { createRng, randomInt } from "../stats/random.js";
+import { repeat } from "./grid.js";
+import type { RepetitionRule } from "../check/repetitions.js";
 import type { ProfilePoint, ProfileTest } from "./grid.js";
 
 export interface WorkerJob {
@@ -15,7 +17,8 @@ export interface WorkerJob {
   gpu: "auto" | "cpu";
   points: ProfilePoint[];
   tests: ProfileTest[];
-  reps: number;
+  /** A fixed count, or a rule: repeat until the 95% interval of the mean is narrow enough (check/repetitions.ts). */
+  reps: number | RepetitionRule;
   warmup: number;
 }
 
@@ -25,6 +28,8 @@ export interface WorkerLine {
   engine: Record<string, unknown>;
   /** Aggregate tokens/s of each repetition. */
   samples: number[];
+  /** Why repetitions stopped: a fixed count, the interval reached its width, or the maximum count. */
+  stopped?: "fixed" | "converged" | "max-reps";
   error: string | null;
 }
 
@@ -60,7 +65,7 @@ for (const point of job.points) {
         ...(point.batchSize ? { batchSize: point.batchSize } : {}),
       });
       const sequences = Array.from({ length: point.parallel }, () => context.getSequence());
-      for (let rep = 0; rep < job.warmup + job.reps; rep++) {
+      const measure = async (): Promise<number> => {
         await Promise.all(sequences.map((s) => s.clearHistory()));
         // Context depth: tokens already in the KV cache before the timed part (not timed).
         if (point.depth > 0) await Promise.all(sequences.map((s) => s.evaluateWithoutGeneratingNewTokens(randomTokens(point.depth))));
@@ -82,8 +87,10 @@ for (const point of job.points) {
           await Promise.all(iterators.map((it) => it.return?.()));
           tokens = (test.tokens - 1) * point.parallel;
         }
-        if (rep >= job.warmup) line.samples.push((tokens * 1000) / ms);
-      }
+        return (tokens * 1000) / ms;
+      };
+      for (let rep = 0; rep < job.warmup; rep++) await measure();
+      line.stopped = await repeat(job.reps, measure, line.samples);
       await context.dispose();
     } catch (error) {
       line.error = (error as Error).message;

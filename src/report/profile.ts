@@ -1,3 +1,4 @@
+import { meanInterval } from "../check/repetitions.js";
 import type { ProfileResult } from "../profile/grid.js";
 
 /** Profile results as llama-bench prints them: one row per setting and test, mean ± sd. */
@@ -13,7 +14,7 @@ export function profileRows(results: readonly ProfileResult[]): string[][] {
     r.point.batchSize === null ? "auto" : String(r.point.batchSize),
     r.point.flashAttention ? "on" : "off",
     `${r.test.kind}${r.test.tokens}`,
-    r.error ? `failed: ${r.error.slice(0, 60)}` : `${f(r.stats.mean)} ± ${f(r.stats.sd)}`,
+    r.error ? `failed: ${r.error.slice(0, 60)}` : `${f(r.stats.mean)} ± ${f(r.stats.sd)}${repetitionNote(r)}`,
     f(r.stats.median),
     f(r.perSequence.median),
     r.roofline === null ? "–" : r.roofline.share !== null ? `${(r.roofline.share * 100).toFixed(1)}% of bandwidth` : `${((r.roofline.flopsPerSecond ?? 0) / 1e9).toFixed(1)} GFLOP/s`,
@@ -57,4 +58,12 @@ export function recommendations(results: readonly ProfileResult[]): string[] {
     );
   }
   return lines;
+}
+
+/** With --reps auto: how many repetitions it took and the 95% interval of the mean they reached. */
+function repetitionNote(r: ProfileResult): string {
+  if (!r.stopped || r.stopped === "fixed") return "";
+  const ci = meanInterval(r.samples);
+  const width = ci?.halfWidthPercent;
+  return ` (n ${r.samples.length}, 95% CI ±${width === null || width === undefined ? "–" : width.toFixed(1)}%${r.stopped === "max-reps" ? ", max reached" : ""})`;
 }
