@@ -220,10 +220,15 @@ describe("parseModelSpec", () => {
   });
 
   it("an unknown backend, an unknown field", () => {
-    expect(one("id: m\nsource: a\nbackend: vllm\n")).toBe('models/m.yaml:3: field "backend": must be one of llama, openai, ollama, got "vllm"');
+    expect(one("id: m\nsource: a\nbackend: vllm\n")).toBe('models/m.yaml:3: field "backend": must be one of llama, openai, ollama, outputs, got "vllm"');
     expect(one("id: m\nsource: a\nsha: x\n")).toBe(
       'models/m.yaml:3: field "sha": unknown field; known fields: id, backend, sources, source, sha256, runtime, description, server',
     );
+  });
+
+  it("the outputs backend takes exactly one file and no `server`", () => {
+    expect(one("id: m\nbackend: outputs\n")).toBe('models/m.yaml:1: field "sources": is required: the one JSONL file of outputs ({taskId, output} per line), relative to the manifest');
+    expect(one("id: m\nbackend: outputs\nsources: [a.jsonl, b.jsonl]\n")).toMatch(/field "sources": is required: the one JSONL file/);
   });
 
   it("server backends need `server` and no files; the llama backend needs files and no `server`", () => {

@@ -21,6 +21,9 @@ export interface PreparedPrompt {
 export interface GenerationRequest {
   /** The caller's key for the request, handed back with its result. */
   key: string;
+  /** Which task and sample it is (the outputs backend looks its output up by them). */
+  taskId?: string;
+  sample?: number;
   prompt: PreparedPrompt;
   maxTokens: number;
   sampling: SamplingSettings;

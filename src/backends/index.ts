@@ -4,6 +4,7 @@ import { LlamaBackend } from "./llama.js";
 import { LlamaServerEngineBackend } from "./llama-server-engine.js";
 import { OllamaBackend } from "./ollama.js";
 import { OpenAIBackend } from "./openai.js";
+import { OutputsBackend } from "./outputs.js";
 
 /** The backends by manifest name: a plain map, no registration side effects. */
 export function createBackend(kind: BackendKind, engine: "embedded" | "llama-server" = "embedded"): Backend {
@@ -14,5 +15,7 @@ export function createBackend(kind: BackendKind, engine: "embedded" | "llama-ser
       return new OpenAIBackend();
     case "ollama":
       return new OllamaBackend();
+    case "outputs":
+      return new OutputsBackend();
   }
 }

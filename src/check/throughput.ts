@@ -434,13 +434,15 @@ export interface RequestOverhead {
 }
 
 export function requestOverhead(records: readonly RunRecord[]): RequestOverhead | null {
-  const pairs = records.map((r) => ({ r, f: engineFigures(r) })).filter((p) => p.f?.totalMs !== null && p.f?.totalMs !== undefined);
+  const pairs = records
+    .map((r) => ({ latency: r.latencyMs, f: engineFigures(r) }))
+    .filter((p): p is { latency: number; f: NonNullable<typeof p.f> & { totalMs: number } } => p.latency !== null && p.f?.totalMs !== null && p.f?.totalMs !== undefined);
   if (pairs.length === 0) return null;
   return {
     generations: pairs.length,
-    latencyMedian: percentile(pairs.map((p) => p.r.latencyMs), 50) as number,
-    engineMedian: percentile(pairs.map((p) => p.f?.totalMs as number), 50) as number,
-    outsideMedian: percentile(pairs.map((p) => p.r.latencyMs - (p.f?.totalMs as number)), 50) as number,
+    latencyMedian: percentile(pairs.map((p) => p.latency), 50) as number,
+    engineMedian: percentile(pairs.map((p) => p.f.totalMs), 50) as number,
+    outsideMedian: percentile(pairs.map((p) => p.latency - p.f.totalMs), 50) as number,
   };
 }
 

@@ -4,7 +4,7 @@ import { compareCells, isRegression } from "../core/compare.js";
 import { HeldoutError } from "../core/errors.js";
 import { formatComparison, type CompareFormat } from "../report/compare.js";
 import { leaderboardText, parseLeaderboard } from "../report/leaderboard.js";
-import { subjectiveNotes } from "../report/table.js";
+import { costNotes, subjectiveNotes } from "../report/table.js";
 import { loadRun, resolveCell, type CellRef } from "../store/runs.js";
 
 export const EXIT_REGRESSION = 1;
@@ -61,7 +61,7 @@ Examples:
       }
       const side = (r: CellRef, ref: string) => ({ name: ref, cell: r.cell, records: r.run.records.filter((x) => x.cellId === r.cell.cellId) });
       const comparison = compareCells(side(a, aRef), side(b, bRef), common);
-      process.stdout.write(`${withSubjective(formatComparison(comparison, flags.format), flags.format, [a, b])}\n`);
+      process.stdout.write(`${withCost(withSubjective(formatComparison(comparison, flags.format), flags.format, [a, b]), flags.format, [a, b])}\n`);
       if (flags.failOnRegression !== undefined && flags.failOnRegression !== false) {
         const threshold = flags.failOnRegression === true ? 0 : Number(flags.failOnRegression);
         if (!Number.isFinite(threshold) || threshold < 0) throw new HeldoutError("invalid-option", `--fail-on-regression takes a number of points ≥ 0, got ${flags.failOnRegression}`);
@@ -86,4 +86,14 @@ function withSubjective(text: string, format: CompareFormat, refs: CellRef[]): s
   if (format === "csv") return text;
   const notes = refs.flatMap((r) => subjectiveNotes(r.run.summary, [r.cell.cellId]).slice(1));
   return `${text}\n\npeople's ratings (heldout rate; mean 1–5 score or Bradley–Terry strength, 95% bootstrap interval):\n${notes.join("\n")}`;
+}
+
+/** Both cells' cost (run --cost or heldout cost), when priced. */
+function withCost(text: string, format: CompareFormat, refs: CellRef[]): string {
+  const costs = refs.map((r) => ({ cellId: r.cell.cellId, cost: r.cell.cost ?? null }));
+  if (costs.every((c) => c.cost === null)) return text;
+  if (format === "json") return JSON.stringify({ ...(JSON.parse(text) as object), cost: costs }, null, 2);
+  if (format === "csv") return text;
+  const notes = refs.flatMap((r) => costNotes(r.run.summary, [r.cell.cellId]).slice(1));
+  return `${text}\n\ncost (per passing task = the cell's total cost ÷ tasks passed):\n${notes.join("\n")}`;
 }

@@ -33,6 +33,7 @@ interface RunFlags {
   sort: SortKey;
   engine?: "embedded" | "llama-server";
   report: boolean;
+  cost?: string;
 }
 
 export function registerRun(program: Command): void {
@@ -53,6 +54,7 @@ export function registerRun(program: Command): void {
     .option("--allow-unfrozen", "run a suite whose content differs from its lock (recorded in the manifest)")
     .option("-q, --quiet", "no progress output")
     .option("--no-report", "do not write report.html into the run folder")
+    .option("--cost <file>", "price each cell with a cost profile (profiles/cost-*.yaml): energy, cost per 1M tokens, per request, per passing task")
     .addHelpText(
       "after",
       `
@@ -62,10 +64,10 @@ Exit codes: 0 completed, 2 bad input, ${EXIT_CELLS_FAILED} some cells failed (th
     .action(async (flags: RunFlags) => {
       const retries = Number(flags.retries);
       if (!Number.isInteger(retries) || retries < 0) throw new HeldoutError("invalid-option", `--retries must be a whole number ≥ 0, got ${flags.retries}`);
-      let inputs: RunInputs = { suiteDir: flags.suite ?? DEFAULT_SUITE, modelFiles: flags.model ?? [], profileFile: flags.profile ?? DEFAULT_PROFILE, ...(flags.engine ? { engine: flags.engine } : {}) };
+      let inputs: RunInputs = { suiteDir: flags.suite ?? DEFAULT_SUITE, modelFiles: flags.model ?? [], profileFile: flags.profile ?? DEFAULT_PROFILE, ...(flags.engine ? { engine: flags.engine } : {}), ...(flags.cost ? { costFile: flags.cost } : {}) };
       let runId = flags.runId;
       if (flags.resume) {
-        if (flags.suite || flags.model || flags.profile || flags.engine || (flags.runId && flags.runId !== flags.resume)) {
+        if (flags.suite || flags.model || flags.profile || flags.engine || flags.cost || (flags.runId && flags.runId !== flags.resume)) {
           throw new HeldoutError("invalid-option", "--resume takes the suite, models and profile from the run's manifest; give no --suite, --model, --profile or --run-id with it");
         }
         const manifestPath = join(flags.out, flags.resume, MANIFEST_FILE);

@@ -29,10 +29,13 @@ export function parseModelSpec(file: string, text: string): ModelSpec {
   r.rejectUnknown(MANIFEST_FIELDS);
   const id = r.string("id") ?? "";
   if (id && !/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/.test(id)) r.fail("id", "must be letters, digits, '.', ':', '_' or '-'");
-  const backend = r.oneOf("backend", ["llama", "openai", "ollama"] as const, "llama");
+  const backend = r.oneOf("backend", ["llama", "openai", "ollama", "outputs"] as const, "llama");
   const sources = r.has("sources") ? r.stringList("sources", []) : r.has("source") ? r.stringList("source", []) : [];
   let server: ServerSettings | undefined;
-  if (backend === "llama") {
+  if (backend === "outputs") {
+    if (sources.length !== 1) r.fail("sources", "is required: the one JSONL file of outputs ({taskId, output} per line), relative to the manifest");
+    if (r.has("server")) r.fail("server", 'is for server backends; backend "outputs" reads a file from `sources`');
+  } else if (backend === "llama") {
     if (sources.length === 0) r.fail("sources", "is required: a list of file paths or hf: URIs, tried in order");
     if (r.has("server")) r.fail("server", 'is for server backends (backend: openai or ollama); backend "llama" loads a file from `sources`');
   } else {

@@ -1,6 +1,7 @@
 import { adjustComparisons, pairedComparison } from "../stats/paired.js";
 import { mean, percentile } from "./percentile.js";
 import { cellConsistency, outcomesByTask, percentileBounds, rateInterval, type Bounds, type CellConsistency, type RateInterval } from "./summary-stats.js";
+import type { CellCost } from "./cost.js";
 import type { SubjectiveQuality } from "./subjective.js";
 import type { RunRecord } from "./types.js";
 
@@ -23,6 +24,8 @@ export interface CellExecution {
   peakRssBytes: number | null;
   peakVramBytes: number | null;
   backend: Record<string, unknown>;
+  /** Energy measured during generation where the machine reports it (RAPL, nvidia-smi); null figures otherwise. */
+  energy?: { cpuJoules: number | null; gpuJoules: number | null; sources: string[] };
   error: string | null;
 }
 
@@ -75,6 +78,10 @@ export interface CellSummary {
   endpoints: EndpointSummary[];
   /** Generations that needed more than one request. */
   retried: number;
+  /** False when nothing was timed (outputs read from a file): every speed and latency figure is absent. */
+  timed: boolean;
+  /** Energy and money under the run's cost profile (run --cost, heldout cost); absent without one. */
+  cost?: CellCost;
   error: string | null;
 }
 
@@ -170,6 +177,7 @@ export function summarizeCell(cell: CellInfo, expected: number, records: readonl
     failures: { errors, timeouts, empty, total: errors + timeouts + empty, rate: n ? (errors + timeouts + empty) / n : null },
     endpoints: endpointSummaries(records),
     retried: records.filter((r) => (r.attempts ?? 1) > 1).length,
+    timed: n === 0 || latency.length > 0 || ran.length === 0,
     error: exec?.error ?? null,
   };
 }
@@ -185,7 +193,7 @@ function endpointSummaries(records: readonly RunRecord[]): EndpointSummary[] {
       failures: rs.length - ok.length,
       completionTokens: rs.reduce((s, r) => s + r.completionTokens, 0),
       generationTokensPerSecond: percentile(ok.map((r) => r.generationTokensPerSecond).filter((v): v is number => v !== null), 50),
-      latencyP50Ms: percentile(ok.map((r) => r.latencyMs), 50),
+      latencyP50Ms: percentile(ok.map((r) => r.latencyMs).filter((v): v is number => v !== null), 50),
     };
   });
 }

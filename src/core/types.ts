@@ -85,7 +85,8 @@ export interface RuntimeSettings {
   gpu: "auto" | "cpu";
 }
 
-export type BackendKind = "llama" | "openai" | "ollama";
+/** `outputs`: generations made elsewhere, read from a JSONL file (nothing is generated or timed). */
+export type BackendKind = "llama" | "openai" | "ollama" | "outputs";
 
 /** A model served by a running engine (llama-server, vLLM, Ollama...), on one or more hosts. */
 export interface ServerSettings {
@@ -147,6 +148,8 @@ export interface Generation {
   attempts?: number;
   /** The server's own timings for it (llama-server `timings`, Ollama durations), in ms. */
   serverTimings?: Record<string, number>;
+  /** Nothing was timed (outputs read from a file): the record's timing figures are null. */
+  untimed?: true;
 }
 
 export interface Score {
@@ -172,7 +175,8 @@ export interface RunRecord {
   completionTokens: number;
   finishReason: FinishReason;
   ttftMs: number | null;
-  latencyMs: number;
+  /** Null when nothing was timed (outputs read from a file: `backend: outputs`). */
+  latencyMs: number | null;
   promptTokensPerSecond: number | null;
   generationTokensPerSecond: number | null;
   score: Score;

@@ -107,6 +107,8 @@ export function summaryTable(summary: Summary, color: boolean, sortBy: SortKey =
     }
   }
   for (const c of cells) if (c.status !== "completed") notes.push(`${c.cellId}: ${c.status}${c.error ? `: ${c.error.split("\n")[0]}` : ""}`);
+  for (const c of cells) if (c.timed === false) notes.push(`${c.cellId}: outputs read from a file (backend: outputs): no timings, speed and latency are absent`);
+  notes.push(...costNotes(summary));
   notes.push(...subjectiveNotes(summary));
   for (const w of summary.warnings ?? []) notes.push(`warning: ${w}`);
   return [...lines, "", ...notes].join("\n");
@@ -150,4 +152,24 @@ export function subjectiveNotes(summary: Pick<Summary, "subjective">, cellIds?: 
   }
   for (const a of q.agreement) lines.push(`  agreement ${a.raters.join(" & ")} (${a.mode}, ${a.n} common items): Cohen's κ ${a.kappa?.toFixed(2) ?? "–"}${ci(a.low, a.high, 2)}${a.weightedKappa !== null ? `, quadratic-weighted ${a.weightedKappa.toFixed(2)}` : ""}`);
   return lines.length > 1 ? lines : [];
+}
+
+/** Money for a figure: 4 significant digits, small amounts included. */
+export function formatMoney(v: number | null, currency: string): string {
+  return v === null ? "–" : `${Number(v.toPrecision(4))} ${currency}`;
+}
+
+/** Each priced cell's cost: per passing task first (what a working output costs), then the rest with its inputs. */
+export function costNotes(summary: Pick<Summary, "cells">, cellIds?: readonly string[]): string[] {
+  const priced = summary.cells.filter((c) => c.cost && (!cellIds || cellIds.includes(c.cellId)));
+  if (priced.length === 0) return [];
+  const lines = ["cost (per passing task = the cell's total cost ÷ tasks passed):"];
+  for (const c of priced) {
+    const k = c.cost as NonNullable<typeof c.cost>;
+    const perPass = k.nonePassed ? "∞ (nothing passed)" : formatMoney(k.perPassingTask, k.currency);
+    const energy = k.energyWhPer1kTokens === null ? "" : `, ${k.energyWhPer1kTokens.toPrecision(3)} Wh per 1,000 tokens`;
+    lines.push(`  ${c.cellId}: ${perPass} per passing task; ${formatMoney(k.perMillionTokens, k.currency)} per 1M tokens, ${formatMoney(k.perRequest, k.currency)} per request, total ${formatMoney(k.total, k.currency)}${energy}`);
+    lines.push(`    inputs: ${k.inputs}`);
+  }
+  return lines;
 }

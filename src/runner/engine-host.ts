@@ -61,6 +61,7 @@ async function handle(message: ToHost): Promise<void> {
       const prepared = await Promise.all(message.requests.map((r) => backend.preparePrompt(r.text, r.chatTemplate, r.system)));
       const requests = message.requests.map((r, i) => ({
         key: r.key,
+        ...(r.taskId !== undefined ? { taskId: r.taskId, sample: r.sample ?? 0 } : {}),
         prompt: prepared[i] as PreparedPrompt,
         maxTokens: r.maxTokens,
         sampling: r.sampling,

@@ -8,6 +8,8 @@ import type { Generation, SamplingSettings } from "../core/types.js";
 
 export interface HostRequest {
   key: string;
+  taskId?: string;
+  sample?: number;
   /** The prompt text before any chat template. */
   text: string;
   system: string | null;

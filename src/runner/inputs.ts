@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseCostProfile, type CostProfile } from "../core/cost.js";
 import { HeldoutError, HeldoutErrors } from "../core/errors.js";
+import { parseOutputsFile } from "../core/outputs-file.js";
 import { planRun, type PlannedCell } from "../core/plan.js";
 import { parseSweep, type Sweep } from "../core/sweep.js";
 import { templateVariables } from "../core/template.js";
@@ -23,6 +25,8 @@ export interface RunInputs {
   threads?: number;
   /** Runs only these tasks of the suite (`reproduce --sample`); prompts still see the whole suite (few-shot). */
   taskIds?: string[];
+  /** A cost profile (profiles/cost-*.yaml): each cell's energy and cost, per passing task too. */
+  costFile?: string;
 }
 
 export interface LoadedInputs {
@@ -35,6 +39,7 @@ export interface LoadedInputs {
   gridSize: number;
   excluded: number;
   swept: string[];
+  cost: CostProfile | null;
 }
 
 export async function loadInputs(inputs: RunInputs): Promise<LoadedInputs> {
@@ -61,12 +66,14 @@ export async function loadInputs(inputs: RunInputs): Promise<LoadedInputs> {
   }
   const resolved = new Map<string, ResolvedModel>();
   for (const spec of specs) resolved.set(spec.id, await resolveModel(spec));
+  for (const spec of specs) if (spec.backend === "outputs") checkOutputsFile((resolved.get(spec.id) as ResolvedModel).path, suite);
   const plan = planRun(
     suite,
     specs.map((spec) => ({ spec, sha256: (resolved.get(spec.id) as ResolvedModel).sha256 })),
     sweep,
   );
-  return { suite, frozen, sweep, specs, resolved, ...plan };
+  const cost = inputs.costFile ? loadCostProfile(inputs.costFile) : null;
+  return { suite, frozen, sweep, specs, resolved, ...plan, cost };
 }
 
 /** A prompt variant's own template must find its variables in every task. */
@@ -89,4 +96,19 @@ function checkPromptVariants(suite: Suite, sweep: Sweep): void {
   });
   if (problems.length === 1) throw problems[0];
   if (problems.length > 1) throw new HeldoutErrors(problems);
+}
+
+/** `backend: outputs`: the file parses, and every output is for a task of this suite (else it is the wrong file). */
+function checkOutputsFile(path: string, suite: Suite): void {
+  const outputs = parseOutputsFile(path, readFileSync(path, "utf8"));
+  const ids = new Set(suite.tasks.map((t) => t.id));
+  const stray = [...outputs.values()].filter((o) => !ids.has(o.taskId));
+  if (stray.length > 0) {
+    throw new HeldoutErrors(stray.slice(0, 20).map((o) => new HeldoutError("invalid-outputs", `task "${o.taskId}" is not in suite "${suite.name}" (outputs for another suite?)`, { file: path, line: o.line, field: "taskId" })));
+  }
+}
+
+export function loadCostProfile(file: string): CostProfile {
+  if (!existsSync(file)) throw new HeldoutError("cost-not-found", "cost profile not found", { file });
+  return parseCostProfile(file, readFileSync(file, "utf8"));
 }

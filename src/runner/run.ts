@@ -5,6 +5,7 @@ import { HeldoutError } from "../core/errors.js";
 import { measureGeneration } from "../core/measures.js";
 import type { PlannedCell } from "../core/plan.js";
 import { promptText } from "../core/prompt.js";
+import { cellCost, type CostProfile } from "../core/cost.js";
 import { summarize, type CellExecution, type Summary } from "../core/summary.js";
 import { subjectiveQuality } from "../core/subjective.js";
 import { readRatings } from "../rate/ratings.js";
@@ -12,6 +13,7 @@ import type { Generation, ModelSpec, RunRecord, Suite, Task } from "../core/type
 import type { ResolvedModel } from "../store/models.js";
 import { MANIFEST_FILE, readJson, RunStore, SUMMARY_FILE, writeJsonAtomic } from "../store/results.js";
 import { fingerprint, type Fingerprint } from "../system/fingerprint.js";
+import { startPowerMeter, type EnergyReading } from "../system/power.js";
 import { findDeterminismCheck, readChecks, type DeterminismCheck, type DeterminismStatus } from "../store/checks.js";
 import { EngineHost, HostDied, ModelLoadFailed } from "./host-client.js";
 import type { HostRequest } from "./host-protocol.js";
@@ -46,6 +48,8 @@ export interface RunManifest {
   /** `determinism`: for cells decoding several sequences together, whether `check determinism` covered that setting. */
   cells: (PlannedCell & { modelFile: string | null; model: ResolvedModel; determinism?: DeterminismStatus | null })[];
   system: Fingerprint;
+  /** The cost profile the figures are priced with (run --cost, or heldout cost later). */
+  cost?: CostProfile | null;
 }
 
 export interface RunOutcome {
@@ -170,6 +174,7 @@ async function newManifest(runId: string, options: RunOptions, inputs: LoadedInp
       ...(options.engine ? { engine: options.engine } : {}),
       ...(options.threads !== undefined ? { threads: options.threads } : {}),
       ...(options.taskIds ? { taskIds: options.taskIds } : {}),
+      ...(options.costFile ? { costFile: options.costFile } : {}),
     },
     suite: {
       name: suite.name,
@@ -183,6 +188,7 @@ async function newManifest(runId: string, options: RunOptions, inputs: LoadedInp
     profile: { name: sweep.name, file: sweep.file, description: sweep.description, gridSize: inputs.gridSize, excluded: inputs.excluded, sample: sweep.sample, swept: inputs.swept },
     cells: inputs.cells.map((c) => ({ ...c, modelFile: specFile.get(c.modelId) ?? null, model: inputs.resolved.get(c.modelId) as ResolvedModel, determinism: determinismStatus(checks, c) })),
     system: await fingerprint(),
+    cost: inputs.cost,
   };
 }
 
@@ -216,11 +222,36 @@ export function writeSummary(store: RunStore, manifest: RunManifest): Summary {
       ...(awaiting ? [`${awaiting} generation(s) await grading by a model (judge or similarity) and count as failed until graded: heldout judge ${manifest.runId}`] : []),
     ],
   );
+  if (manifest.cost) priceCells(summary, manifest, store.cells());
   // People's ratings of this run (heldout rate), if any.
   const ratings = readRatings(store.dir).lines.filter((l) => l.runId === manifest.runId);
   if (ratings.length > 0) summary.subjective = subjectiveQuality(ratings, summary.cells);
   writeJsonAtomic(store.path(SUMMARY_FILE), summary);
   return summary;
+}
+
+/** Each cell's cost under the manifest's cost profile (see core/cost.ts). */
+function priceCells(summary: Summary, manifest: RunManifest, executions: readonly CellExecution[]): void {
+  const profile = manifest.cost as CostProfile;
+  for (const c of summary.cells) {
+    const mine = executions.filter((e) => e.cellId === c.cellId);
+    const timed = mine.filter((e) => e.generationWallMs !== null);
+    const sum = (pick: (e: CellExecution) => number | null | undefined) => {
+      const values = mine.map(pick).filter((v): v is number => typeof v === "number");
+      return values.length ? values.reduce((a, b) => a + b, 0) : null;
+    };
+    const api = mine.some((e) => e.backend.kind === "outputs") || profile.apiModels.includes(c.modelId);
+    c.cost = cellCost(profile, {
+      modelId: c.modelId,
+      priced: api ? "api" : "local",
+      generations: c.n,
+      passed: c.passed,
+      promptTokens: c.tokens.prompt,
+      completionTokens: c.tokens.completion,
+      wallMs: timed.length ? timed.reduce((s, e) => s + (e.generationWallMs as number), 0) : null,
+      measuredJoules: { cpu: sum((e) => e.energy?.cpuJoules), gpu: sum((e) => e.energy?.gpuJoules) },
+    });
+  }
 }
 
 /** What the checks file says about a cell's parallel setting (null for one sequence: nothing to check). */
@@ -380,6 +411,8 @@ async function runCell(
     items.set(k, { task, sample });
     return {
       key: k,
+      taskId: task.id,
+      sample,
       text: g.promptFor(cell, task),
       system: cell.settings.prompt.system,
       chatTemplate: g.suite.chatTemplate,
@@ -392,6 +425,8 @@ async function runCell(
   let generations = 0;
   let completionTokens = 0;
   let batch: Awaited<ReturnType<EngineHost["generate"]>>;
+  const meter = startPowerMeter();
+  let energy: EnergyReading | undefined;
   try {
     batch = await host.generate(requests, { ...contextOf(cell) }, (results) => {
       const known = results.flatMap((r) => {
@@ -406,19 +441,23 @@ async function runCell(
     // Results already received are recorded before anything else happens (a dead host's
     // failure records must not race them).
     await Promise.allSettled(writes);
+    energy = await meter.stop();
   }
   if (batch.aborted) return true;
+  // For a model on a server the host process's memory is heldout's own, not the model's; outputs
+  // read from a file were neither loaded nor generated here.
+  const external = g.spec.server !== undefined || g.spec.backend === "outputs";
   const execution: CellExecution = {
     cellId: cell.id,
     modelId: cell.modelId,
-    loadMs: loaded.info.loadMs,
-    generationWallMs: batch.wallMs,
+    loadMs: g.spec.backend === "outputs" ? null : loaded.info.loadMs,
+    generationWallMs: g.spec.backend === "outputs" ? null : batch.wallMs,
     generations,
     completionTokens,
-    // For a model on a server the host process's memory is heldout's own, not the model's.
-    peakRssBytes: g.spec.server ? null : Math.max(batch.memory.peakRssBytes, loaded.memory.peakRssBytes),
-    peakVramBytes: g.spec.server ? null : (batch.memory.peakVramBytes ?? loaded.memory.peakVramBytes),
+    peakRssBytes: external ? null : Math.max(batch.memory.peakRssBytes, loaded.memory.peakRssBytes),
+    peakVramBytes: external ? null : (batch.memory.peakVramBytes ?? loaded.memory.peakVramBytes),
     backend: { kind: g.spec.backend, pid: host.pid ?? null, model: loaded.info.runtime, context: batch.context, engine: loaded.info.engine, warnings: loaded.info.warnings },
+    ...(external || !energy ? {} : { energy }),
     error: null,
   };
   appendExecution(g, execution);
@@ -475,7 +514,7 @@ async function failCell(g: GroupContext, cell: PlannedCell, todo: { task: Task; 
 }
 
 function toRecord(dir: string, suite: Suite, cell: PlannedCell, task: Task, sample: number, prompt: string, g: Generation, score: RunRecord["score"]): RunRecord {
-  const m = measureGeneration(g.timings, g.promptTokens ?? g.promptTokenIds.length, g.completionTokens);
+  const m = g.untimed ? { ttftMs: null, latencyMs: null, promptTokensPerSecond: null, generationTokensPerSecond: null } : measureGeneration(g.timings, g.promptTokens ?? g.promptTokenIds.length, g.completionTokens);
   return {
     runId: dir.split(/[\\/]/).pop() as string,
     cellId: cell.id,

@@ -1,7 +1,7 @@
 import { NO_AREA, type CellExecution, type CellSummary } from "../../core/summary.js";
 import type { RunRecord } from "../../core/types.js";
 import type { LoadedRun } from "../../store/runs.js";
-import { formatBytes, formatMs, formatNumber, formatRate, shortName } from "../table.js";
+import { formatBytes, formatMoney, formatMs, formatNumber, formatRate, shortName } from "../table.js";
 import { escapeHtml, jsonForScript } from "./escape.js";
 import { figure, num, page, sortableTable, text } from "./page.js";
 import { cdfPoints, heatmap, linePlot, PALETTE, scatterPlot, type ScatterPoint, type Series } from "./svg.js";
@@ -35,11 +35,12 @@ export function runReportHtml(input: RunReportInput): string {
   const recordsByCell = groupBy(input.run.records, (r) => r.cellId);
   const body = [
     header(input),
-    `<nav class="toc"><a href="#summary">Summary</a><a href="#plots">Plots</a>${summary.comparisons.length ? '<a href="#comparisons">Comparisons</a>' : ""}${summary.subjective ? '<a href="#ratings">People\'s ratings</a>' : ""}<a href="#models">Models</a><a href="#tasks">Tasks</a></nav>`,
+    `<nav class="toc"><a href="#summary">Summary</a><a href="#plots">Plots</a>${summary.comparisons.length ? '<a href="#comparisons">Comparisons</a>' : ""}${summary.subjective ? '<a href="#ratings">People\'s ratings</a>' : ""}${summary.cells.some((c) => c.cost) ? '<a href="#cost">Cost</a>' : ""}<a href="#models">Models</a><a href="#tasks">Tasks</a></nav>`,
     summarySection(input),
     plotsSection(cells, recordsByCell, colorOf),
     comparisonsSection(input),
     ratingsSection(input),
+    costSection(input),
     modelsSection(input),
     tasksSection(input),
   ].join("\n");
@@ -283,6 +284,37 @@ function ratingsSection({ run }: RunReportInput): string {
   }
   parts.push("</section>");
   return parts.join("\n");
+}
+
+/** Each priced cell's cost (run --cost, heldout cost), per passing task first, with its inputs. */
+function costSection({ run }: RunReportInput): string {
+  const priced = run.summary.cells.filter((c) => c.cost);
+  if (priced.length === 0) return "";
+  const money = (v: number | null, cur: string) => formatMoney(v, cur);
+  const headers = [
+    { label: "cell", text: true },
+    { label: "per passing task", title: "the cell's total cost ÷ tasks passed; ∞ when nothing passed" },
+    { label: "per 1M tokens" },
+    { label: "per request" },
+    { label: "total" },
+    { label: "Wh per 1k tokens" },
+    { label: "inputs", text: true },
+  ];
+  const rows = priced.map((c) => {
+    const k = c.cost as NonNullable<typeof c.cost>;
+    return {
+      cells: [
+        text(cellName(c)),
+        num(k.nonePassed ? Number.MAX_VALUE : k.perPassingTask, k.nonePassed ? "∞ (nothing passed)" : money(k.perPassingTask, k.currency)),
+        num(k.perMillionTokens, money(k.perMillionTokens, k.currency)),
+        num(k.perRequest, money(k.perRequest, k.currency)),
+        num(k.total, money(k.total, k.currency)),
+        num(k.energyWhPer1kTokens, k.energyWhPer1kTokens === null ? "–" : k.energyWhPer1kTokens.toPrecision(3)),
+        text(k.inputs, "wrap"),
+      ],
+    };
+  });
+  return `<section id="cost"><h2>Cost</h2>${sortableTable("cost-table", headers, rows)}<p class="note">Cost per passing task ranks by what a working output costs, not what a token costs.</p></section>`;
 }
 
 function modelsSection({ run, executions }: RunReportInput): string {
