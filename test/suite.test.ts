@@ -242,7 +242,7 @@ describe("parseSuite: errors in suite.yaml name the file, the line and the field
 
   it("an unknown suite field", () => {
     const e = only(() => parse(`${SUITE}max_tokens: 8\n`, TASKS));
-    expect(e.format()).toBe(`${F}:5: field "max_tokens": unknown field; known fields: name, description, prompt, scorer, maxTokens, chatTemplate`);
+    expect(e.format()).toBe(`${F}:5: field "max_tokens": unknown field; known fields: name, description, prompt, scorer, maxTokens, chatTemplate, rubrics`);
   });
 
   it("maxTokens of the wrong type or range", () => {
@@ -623,5 +623,26 @@ describe("makeLock, diffLock, describeDiff", () => {
 
   it("a hash mismatch with no difference blames the lock file", () => {
     expect(describeDiff({ added: [], removed: [], edited: [], definitionFields: [] })).toMatch(/lock file was edited/);
+  });
+});
+
+describe("rubrics in suite.yaml", () => {
+  it("parse into weighted criteria, and a suite without rubrics keeps its hash", () => {
+    const plain = parse(SUITE, TASKS);
+    const withRubrics = parse(`${SUITE}rubrics:\n  strict:\n    - {name: right, scorer: task, gate: true}\n  loose:\n    - {name: digits, scorer: {type: regex, pattern: "\\\\d"}, points: 2}\n`, TASKS);
+    expect(withRubrics.rubrics).toEqual([
+      { name: "strict", criteria: [{ name: "right", scorer: "task", weight: 1, points: 0, gate: true }] },
+      { name: "loose", criteria: [{ name: "digits", scorer: { type: "regex", pattern: "\\d" }, weight: 0, points: 2, gate: false }] },
+    ]);
+    expect(plain.rubrics).toBeUndefined();
+    expect(withRubrics.hash).not.toBe(plain.hash);
+    expect(parse(SUITE, TASKS).hash).toBe(plain.hash);
+  });
+
+  it("name the criterion at fault", () => {
+    const e = only(() => parse(`${SUITE}rubrics:\n  r:\n    - {name: x, scorer: {type: judge, model: m, rubric: q}}\n`, TASKS));
+    expect(e.format()).toMatch(/field "rubrics\.r\.0\.scorer": judge grades after generation and is not available as a rubric criterion yet/);
+    const w = only(() => parse(`${SUITE}rubrics:\n  r:\n    - {name: x, scorer: task, weight: -1}\n`, TASKS));
+    expect(w.format()).toMatch(/field "rubrics\.r\.0\.weight": must be a number ≥ 0/);
   });
 });

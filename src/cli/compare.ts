@@ -4,7 +4,7 @@ import { compareCells, isRegression } from "../core/compare.js";
 import { HeldoutError } from "../core/errors.js";
 import { formatComparison, type CompareFormat } from "../report/compare.js";
 import { leaderboardText, parseLeaderboard } from "../report/leaderboard.js";
-import { costNotes, subjectiveNotes } from "../report/table.js";
+import { costNotes, rubricNotes, subjectiveNotes } from "../report/table.js";
 import { loadRun, resolveCell, type CellRef } from "../store/runs.js";
 
 export const EXIT_REGRESSION = 1;
@@ -61,7 +61,7 @@ Examples:
       }
       const side = (r: CellRef, ref: string) => ({ name: ref, cell: r.cell, records: r.run.records.filter((x) => x.cellId === r.cell.cellId) });
       const comparison = compareCells(side(a, aRef), side(b, bRef), common);
-      process.stdout.write(`${withCost(withSubjective(formatComparison(comparison, flags.format), flags.format, [a, b]), flags.format, [a, b])}\n`);
+      process.stdout.write(`${withRubrics(withCost(withSubjective(formatComparison(comparison, flags.format), flags.format, [a, b]), flags.format, [a, b]), flags.format, [a, b])}\n`);
       if (flags.failOnRegression !== undefined && flags.failOnRegression !== false) {
         const threshold = flags.failOnRegression === true ? 0 : Number(flags.failOnRegression);
         if (!Number.isFinite(threshold) || threshold < 0) throw new HeldoutError("invalid-option", `--fail-on-regression takes a number of points ≥ 0, got ${flags.failOnRegression}`);
@@ -96,4 +96,21 @@ function withCost(text: string, format: CompareFormat, refs: CellRef[]): string 
   if (format === "csv") return text;
   const notes = refs.flatMap((r) => costNotes(r.run.summary, [r.cell.cellId]).slice(1));
   return `${text}\n\ncost (per passing task = the cell's total cost ÷ tasks passed):\n${notes.join("\n")}`;
+}
+
+/** Both cells' rubric scores and, within one run, where the rubrics order them differently. */
+function withRubrics(text: string, format: CompareFormat, refs: CellRef[]): string {
+  if (refs.every((r) => !r.cell.rubrics?.length)) return text;
+  if (format === "json") return JSON.stringify({ ...(JSON.parse(text) as object), rubrics: refs.map((r) => ({ cellId: r.cell.cellId, rubrics: r.cell.rubrics ?? [] })) }, null, 2);
+  if (format === "csv") return text;
+  const [a, b] = refs as [CellRef, CellRef];
+  const lines = [...rubricNotes({ cells: [a.cell] }).slice(1), ...rubricNotes({ cells: [b.cell] }).slice(1)];
+  for (const r of a.cell.rubrics ?? []) {
+    const other = b.cell.rubrics?.find((x) => x.name === r.name);
+    if (!other || r.mean === null || other.mean === null) continue;
+    lines.push(`  ${r.name}: ${r.mean > other.mean ? a.cell.cellId : other.mean > r.mean ? b.cell.cellId : "neither"} scores higher`);
+  }
+  const order = (a.cell.rubrics ?? []).map((r) => Math.sign((r.mean ?? 0) - (b.cell.rubrics?.find((x) => x.name === r.name)?.mean ?? 0)));
+  if (new Set(order.filter((x) => x !== 0)).size > 1) lines.push("  the rubrics disagree on which cell is better");
+  return `${text}\n\nrubrics (mean score 0–1, 95% bootstrap interval):\n${lines.join("\n")}`;
 }

@@ -8,6 +8,7 @@ import { registerDoctor } from "./doctor.js";
 import { registerEngine } from "./engine.js";
 import { registerExport } from "./export.js";
 import { registerFreeze } from "./freeze.js";
+import { registerImport } from "./import.js";
 import { registerProfile } from "./profile.js";
 import { registerRate } from "./rate.js";
 import { registerJudge } from "./judge.js";
@@ -40,6 +41,7 @@ Examples:
 
 registerRun(program);
 registerFreeze(program);
+registerImport(program);
 registerShow(program);
 registerReport(program);
 registerRate(program);

@@ -1,6 +1,6 @@
 import { Option, type Command } from "commander";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { HeldoutError } from "../core/errors.js";
 import { SORT_KEYS, summaryTable, type SortKey } from "../report/table.js";
 import { dryRunText } from "../report/plan.js";
@@ -19,7 +19,7 @@ export const EXIT_CELLS_FAILED = 3;
 export const EXIT_INTERRUPTED = 130;
 
 interface RunFlags {
-  suite?: string;
+  suite?: string[];
   model?: string[];
   profile?: string;
   runId?: string;
@@ -40,7 +40,7 @@ export function registerRun(program: Command): void {
   program
     .command("run")
     .description("run a frozen suite through models × settings (a sweep) and print the comparison table")
-    .option("--suite <dir>", `suite directory (default: ${DEFAULT_SUITE})`)
+    .option("--suite <dir...>", `suite directory (default: ${DEFAULT_SUITE}); several (tasks/redteam-*) run one after another, each its own run`)
     .option("--model <file>", "model manifest (models/*.yaml) or a .gguf path; repeat for several", (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option("--profile <file>", `sampling profile or sweep (default: ${DEFAULT_PROFILE})`)
     .option("--run-id <id>", "name of the results folder; an existing run with the same plan is resumed")
@@ -64,55 +64,73 @@ Exit codes: 0 completed, 2 bad input, ${EXIT_CELLS_FAILED} some cells failed (th
     .action(async (flags: RunFlags) => {
       const retries = Number(flags.retries);
       if (!Number.isInteger(retries) || retries < 0) throw new HeldoutError("invalid-option", `--retries must be a whole number ≥ 0, got ${flags.retries}`);
-      let inputs: RunInputs = { suiteDir: flags.suite ?? DEFAULT_SUITE, modelFiles: flags.model ?? [], profileFile: flags.profile ?? DEFAULT_PROFILE, ...(flags.engine ? { engine: flags.engine } : {}), ...(flags.cost ? { costFile: flags.cost } : {}) };
-      let runId = flags.runId;
-      if (flags.resume) {
-        if (flags.suite || flags.model || flags.profile || flags.engine || flags.cost || (flags.runId && flags.runId !== flags.resume)) {
-          throw new HeldoutError("invalid-option", "--resume takes the suite, models and profile from the run's manifest; give no --suite, --model, --profile or --run-id with it");
+      const suites = flags.suite ?? [DEFAULT_SUITE];
+      if (suites.length > 1 && !flags.resume) {
+        // Several suites: one run each, in turn (their own run ids, tables and exit statuses).
+        for (const suite of suites) {
+          if (!flags.json) process.stdout.write(`== suite ${suite} ==\n`);
+          const code = await runOne({ ...flags, suite: [suite], ...(flags.runId ? { runId: `${flags.runId}-${basename(suite)}` } : {}) }, retries);
+          process.exitCode = Math.max(Number(process.exitCode ?? 0), code);
+          if (code === EXIT_INTERRUPTED) return;
         }
-        const manifestPath = join(flags.out, flags.resume, MANIFEST_FILE);
-        if (!existsSync(manifestPath)) throw new HeldoutError("run-not-found", `no run "${flags.resume}" to resume`, { file: manifestPath });
-        inputs = readJson<RunManifest>(manifestPath).inputs;
-        runId = flags.resume;
-      } else if (inputs.modelFiles.length === 0 && inputs.profileFile === DEFAULT_PROFILE) {
-        inputs.modelFiles = DEFAULT_MODELS;
-      }
-      if (flags.dryRun) {
-        process.stdout.write(`${dryRunText(await loadInputs(inputs))}\n`);
         return;
       }
-      // Ctrl-C: stop cleanly (keep what finished, say how to resume); a second one quits at once.
-      const stop = new AbortController();
-      const onSignal = (signal: NodeJS.Signals) => {
-        if (stop.signal.aborted) process.exit(EXIT_INTERRUPTED);
-        process.stderr.write(`\nheldout: ${signal}: stopping; finished generations are kept (${signal === "SIGINT" ? "Ctrl-C again to quit now" : "signal again to quit now"})\n`);
-        stop.abort();
-      };
-      process.on("SIGINT", onSignal);
-      process.on("SIGTERM", onSignal);
-      const outcome = await runBench({
-        ...inputs,
-        runId,
-        outDir: flags.out,
-        allowUnfrozen: flags.allowUnfrozen === true,
-        retries,
-        quiet: flags.quiet === true,
-        argv: process.argv.slice(2),
-        signal: stop.signal,
-      });
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-      const report = flags.report === false ? null : reportQuietly(outcome.dir);
-      if (flags.json) process.stdout.write(`${JSON.stringify(outcome.summary, null, 2)}\n`);
-      else process.stdout.write(`${summaryTable(outcome.summary, useColor(), flags.sort)}\n\nresults: ${outcome.dir}${outcome.resumed ? " (resumed)" : ""}${report ? `\nreport:  ${report}` : ""}\n`);
-      const id = outcome.manifest.runId;
-      const out = flags.out === "results" ? "" : ` --out ${flags.out}`;
-      if (outcome.interrupted) {
-        process.stderr.write(`heldout: interrupted; resume with: heldout run --resume ${id}${out}\n`);
-        process.exitCode = EXIT_INTERRUPTED;
-      } else if (outcome.failedCells > 0) {
-        process.stderr.write(`heldout: ${outcome.failedCells} cell(s) failed or incomplete (see the table); the other cells are complete; \`heldout run --resume ${id}${out}\` retries failed generations\n`);
-        process.exitCode = EXIT_CELLS_FAILED;
-      }
+      process.exitCode = await runOne(flags, retries);
     });
+}
+
+/** One run of one suite; returns its exit code (0, cells failed, interrupted). */
+async function runOne(flags: RunFlags, retries: number): Promise<number> {
+  let inputs: RunInputs = { suiteDir: flags.suite?.[0] ?? DEFAULT_SUITE, modelFiles: flags.model ?? [], profileFile: flags.profile ?? DEFAULT_PROFILE, ...(flags.engine ? { engine: flags.engine } : {}), ...(flags.cost ? { costFile: flags.cost } : {}) };
+  let runId = flags.runId;
+  if (flags.resume) {
+    if (flags.suite || flags.model || flags.profile || flags.engine || flags.cost || (flags.runId && flags.runId !== flags.resume)) {
+      throw new HeldoutError("invalid-option", "--resume takes the suite, models and profile from the run's manifest; give no --suite, --model, --profile or --run-id with it");
+    }
+    const manifestPath = join(flags.out, flags.resume, MANIFEST_FILE);
+    if (!existsSync(manifestPath)) throw new HeldoutError("run-not-found", `no run "${flags.resume}" to resume`, { file: manifestPath });
+    inputs = readJson<RunManifest>(manifestPath).inputs;
+    runId = flags.resume;
+  } else if (inputs.modelFiles.length === 0 && inputs.profileFile === DEFAULT_PROFILE) {
+    inputs.modelFiles = DEFAULT_MODELS;
+  }
+  if (flags.dryRun) {
+    process.stdout.write(`${dryRunText(await loadInputs(inputs))}\n`);
+    return 0;
+  }
+  // Ctrl-C: stop cleanly (keep what finished, say how to resume); a second one quits at once.
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop.signal.aborted) process.exit(EXIT_INTERRUPTED);
+    process.stderr.write(`\nheldout: ${signal}: stopping; finished generations are kept (${signal === "SIGINT" ? "Ctrl-C again to quit now" : "signal again to quit now"})\n`);
+    stop.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const outcome = await runBench({
+    ...inputs,
+    runId,
+    outDir: flags.out,
+    allowUnfrozen: flags.allowUnfrozen === true,
+    retries,
+    quiet: flags.quiet === true,
+    argv: process.argv.slice(2),
+    signal: stop.signal,
+  });
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  const report = flags.report === false ? null : reportQuietly(outcome.dir);
+  if (flags.json) process.stdout.write(`${JSON.stringify(outcome.summary, null, 2)}\n`);
+  else process.stdout.write(`${summaryTable(outcome.summary, useColor(), flags.sort)}\n\nresults: ${outcome.dir}${outcome.resumed ? " (resumed)" : ""}${report ? `\nreport:  ${report}` : ""}\n`);
+  const id = outcome.manifest.runId;
+  const out = flags.out === "results" ? "" : ` --out ${flags.out}`;
+  if (outcome.interrupted) {
+    process.stderr.write(`heldout: interrupted; resume with: heldout run --resume ${id}${out}\n`);
+    return EXIT_INTERRUPTED;
+  }
+  if (outcome.failedCells > 0) {
+    process.stderr.write(`heldout: ${outcome.failedCells} cell(s) failed or incomplete (see the table); the other cells are complete; \`heldout run --resume ${id}${out}\` retries failed generations\n`);
+    return EXIT_CELLS_FAILED;
+  }
+  return 0;
 }

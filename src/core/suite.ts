@@ -1,5 +1,6 @@
 import { validateScorer } from "../scorers/index.js";
 import { canonicalJson, sha256Hex } from "./canonical.js";
+import type { Criterion, Rubric } from "./rubric.js";
 import { FieldReader, isRecord, parseConfig, Problems, describe } from "./config-doc.js";
 import { templateVariables } from "./template.js";
 import type { JsonValue, ScorerSpec, Suite, SuiteDefinition, Task } from "./types.js";
@@ -9,7 +10,7 @@ import type { JsonValue, ScorerSpec, Suite, SuiteDefinition, Task } from "./type
  * A suite is a directory with `suite.yaml` (the definition) and `tasks.jsonl` (one task a line).
  */
 
-export const SUITE_FIELDS = ["name", "description", "prompt", "scorer", "maxTokens", "chatTemplate"] as const;
+export const SUITE_FIELDS = ["name", "description", "prompt", "scorer", "maxTokens", "chatTemplate", "rubrics"] as const;
 export const TASK_FIELDS = ["id", "vars", "expected", "area", "tags", "scorer"] as const;
 
 export interface SuiteSources {
@@ -54,7 +55,57 @@ function parseDefinition(src: SuiteSources, problems: Problems): SuiteDefinition
     // Expectation checks belong to each task; here only the options themselves are checked.
     for (const p of validateScorer(scorer, true).filter((p) => p.field !== "expected")) r.fail(`scorer.${p.field}`, p.message);
   }
+  if (r.has("rubrics")) {
+    const rubrics = readRubrics(r);
+    if (rubrics.length) def.rubrics = rubrics;
+  }
   return def;
+}
+
+/**
+ * rubrics: {name: [{name, scorer, weight, points, gate}, ...]}. A criterion's scorer is any scorer
+ * that runs at scoring time, or "task" (the task's own). Model-graded scorers (judge, similarity)
+ * grade the main score after generation and are not criteria yet.
+ */
+function readRubrics(r: FieldReader): Rubric[] {
+  const raw = r.raw("rubrics");
+  if (!isRecord(raw)) {
+    r.fail("rubrics", "must map each rubric's name to its list of criteria");
+    return [];
+  }
+  const rubrics: Rubric[] = [];
+  for (const [name, list] of Object.entries(raw)) {
+    const at = `rubrics.${name}`;
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) r.fail(at, "a rubric name is letters, digits, '.', '_' or '-'");
+    if (!Array.isArray(list) || list.length === 0) {
+      r.fail(at, "must be a non-empty list of criteria: {name, scorer, weight, points, gate}");
+      continue;
+    }
+    const criteria: Criterion[] = [];
+    list.forEach((c: unknown, i: number) => {
+      const where = `${at}.${i}`;
+      if (!isRecord(c)) return r.fail(where, "a criterion is a mapping: {name, scorer, weight, points, gate}");
+      for (const k of Object.keys(c)) if (!["name", "scorer", "weight", "points", "gate", "expected"].includes(k)) r.fail(`${where}.${k}`, "unknown field; known: name, scorer, weight, points, gate, expected");
+      const scorer = c.scorer === "task" ? "task" : typeof c.scorer === "string" ? { type: c.scorer } : isRecord(c.scorer) && typeof c.scorer.type === "string" ? (c.scorer as ScorerSpec) : undefined;
+      if (!scorer) return r.fail(`${where}.scorer`, 'is required: a scorer name, a mapping with a "type", or "task" (the task\'s own scorer)');
+      if (scorer !== "task") {
+        if (["judge", "similarity"].includes(scorer.type)) r.fail(`${where}.scorer`, `${scorer.type} grades after generation and is not available as a rubric criterion yet`);
+        else for (const p of validateScorer(scorer, true).filter((p) => p.field !== "expected")) r.fail(`${where}.scorer.${p.field}`, p.message);
+      }
+      const num = (k: string, fallback: number) => {
+        const v = c[k];
+        if (v === undefined) return fallback;
+        if (typeof v !== "number" || !(v >= 0)) r.fail(`${where}.${k}`, "must be a number ≥ 0");
+        return typeof v === "number" && v >= 0 ? v : fallback;
+      };
+      const points = num("points", 0);
+      const weight = num("weight", c.points === undefined ? 1 : 0);
+      if (c.gate !== undefined && typeof c.gate !== "boolean") r.fail(`${where}.gate`, "must be true or false");
+      criteria.push({ name: typeof c.name === "string" && c.name ? c.name : `criterion ${i + 1}`, scorer, weight, points, gate: c.gate === true, ...(c.expected !== undefined ? { expected: c.expected as JsonValue } : {}) });
+    });
+    rubrics.push({ name, criteria });
+  }
+  return rubrics;
 }
 
 function readScorer(r: FieldReader, key: string): ScorerSpec | undefined {
@@ -150,6 +201,8 @@ export function definitionContent(def: SuiteDefinition): Record<string, unknown>
     scorer: def.scorer,
     maxTokens: def.maxTokens,
     chatTemplate: def.chatTemplate,
+    // Only when present: suites without rubrics keep the hash they always had.
+    ...(def.rubrics ? { rubrics: def.rubrics } : {}),
   };
 }
 

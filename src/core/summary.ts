@@ -2,6 +2,9 @@ import { adjustComparisons, pairedComparison } from "../stats/paired.js";
 import { mean, percentile } from "./percentile.js";
 import { cellConsistency, outcomesByTask, percentileBounds, rateInterval, type Bounds, type CellConsistency, type RateInterval } from "./summary-stats.js";
 import type { CellCost } from "./cost.js";
+import { rankDisagreements, type RankDisagreement } from "./rubric.js";
+import { bootstrapPercentile } from "../stats/intervals.js";
+import { DEFAULT_SEED } from "../stats/random.js";
 import type { SubjectiveQuality } from "./subjective.js";
 import type { RunRecord } from "./types.js";
 
@@ -82,7 +85,18 @@ export interface CellSummary {
   timed: boolean;
   /** Energy and money under the run's cost profile (run --cost, heldout cost); absent without one. */
   cost?: CellCost;
+  /** The suite's rubrics: mean score (0..1) over generations with a 95% bootstrap interval, and how many a gate zeroed. */
+  rubrics?: RubricSummary[];
   error: string | null;
+}
+
+export interface RubricSummary {
+  name: string;
+  n: number;
+  mean: number | null;
+  low: number | null;
+  high: number | null;
+  gated: number;
 }
 
 export interface EndpointSummary {
@@ -109,6 +123,8 @@ export interface Summary {
   warnings?: string[];
   /** People's blind ratings (`heldout rate`): per cell and area, with n and intervals; absent when nobody rated. */
   subjective?: SubjectiveQuality;
+  /** With several rubrics: for each two, Kendall's τ between their rankings of the cells and the pairs they order differently. */
+  rubricDisagreements?: RankDisagreement[];
 }
 
 export const NO_AREA = "(none)";
@@ -178,7 +194,21 @@ export function summarizeCell(cell: CellInfo, expected: number, records: readonl
     endpoints: endpointSummaries(records),
     retried: records.filter((r) => (r.attempts ?? 1) > 1).length,
     timed: n === 0 || latency.length > 0 || ran.length === 0,
+    ...rubricSummaries(records),
     error: exec?.error ?? null,
+  };
+}
+
+function rubricSummaries(records: readonly RunRecord[]): { rubrics?: RubricSummary[] } {
+  const names = [...new Set(records.flatMap((r) => Object.keys(r.rubrics ?? {})))];
+  if (names.length === 0) return {};
+  return {
+    rubrics: names.map((name) => {
+      const results = records.map((r) => r.rubrics?.[name]).filter((x): x is NonNullable<typeof x> => x !== undefined);
+      const scores = results.map((x) => x.score);
+      const ci = bootstrapPercentile(scores, (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null), { seed: DEFAULT_SEED });
+      return { name, n: scores.length, mean: ci.estimate, low: ci.low, high: ci.high, gated: results.filter((x) => x.gated).length };
+    }),
   };
 }
 
@@ -279,6 +309,7 @@ export function summarize(
     best: bestPerModel(summaries),
     comparisons: compareWithBaseline(cells, records),
     warnings: [...warnings],
+    ...(summaries.some((c) => (c.rubrics?.length ?? 0) > 1) ? { rubricDisagreements: rankDisagreements(summaries.map((c) => ({ cellId: c.cellId, rubrics: c.rubrics ?? [] }))) } : {}),
   };
 }
 

@@ -30,6 +30,8 @@ export interface SuiteDefinition {
   maxTokens: number;
   /** Apply the model's chat template: "auto" does so only when the model has one. */
   chatTemplate: "auto" | "never" | "always";
+  /** Named rubrics: weighted criteria, each a scorer (core/rubric.ts). */
+  rubrics?: import("./rubric.js").Rubric[];
 }
 
 export interface Suite extends SuiteDefinition {
@@ -186,6 +188,8 @@ export interface RunRecord {
   endpoint: string | null;
   attempts: number;
   serverTimings: Record<string, number> | null;
+  /** Each of the suite's rubrics: its score (0..1), whether a gate failed, and every criterion. */
+  rubrics?: Record<string, import("./rubric.js").RubricResult>;
   /** Set when a grading model (judge, similarity) scored it: where `score` came from. */
   grade?: import("./grades.js").RecordGrade;
 }

@@ -108,6 +108,7 @@ export function summaryTable(summary: Summary, color: boolean, sortBy: SortKey =
   }
   for (const c of cells) if (c.status !== "completed") notes.push(`${c.cellId}: ${c.status}${c.error ? `: ${c.error.split("\n")[0]}` : ""}`);
   for (const c of cells) if (c.timed === false) notes.push(`${c.cellId}: outputs read from a file (backend: outputs): no timings, speed and latency are absent`);
+  notes.push(...rubricNotes(summary));
   notes.push(...costNotes(summary));
   notes.push(...subjectiveNotes(summary));
   for (const w of summary.warnings ?? []) notes.push(`warning: ${w}`);
@@ -170,6 +171,30 @@ export function costNotes(summary: Pick<Summary, "cells">, cellIds?: readonly st
     const energy = k.energyWhPer1kTokens === null ? "" : `, ${k.energyWhPer1kTokens.toPrecision(3)} Wh per 1,000 tokens`;
     lines.push(`  ${c.cellId}: ${perPass} per passing task; ${formatMoney(k.perMillionTokens, k.currency)} per 1M tokens, ${formatMoney(k.perRequest, k.currency)} per request, total ${formatMoney(k.total, k.currency)}${energy}`);
     lines.push(`    inputs: ${k.inputs}`);
+  }
+  return lines;
+}
+
+/** Every rubric per cell, then where two rubrics rank cells differently. */
+export function rubricNotes(summary: Pick<Summary, "cells" | "rubricDisagreements">, cellIds?: readonly string[]): string[] {
+  const cells = summary.cells.filter((c) => c.rubrics?.length && (!cellIds || cellIds.includes(c.cellId)));
+  if (cells.length === 0) return [];
+  const lines = ["rubrics (mean score 0–1, 95% bootstrap interval; gated: a gate criterion failed):"];
+  for (const c of cells) {
+    const parts = (c.rubrics ?? []).map((r) => `${r.name} ${formatRate(r.mean)}${r.low !== null && r.high !== null ? ` [${r.low.toFixed(3)}, ${r.high.toFixed(3)}]` : ""}${r.gated ? ` (${r.gated} of ${r.n} gated)` : ""}`);
+    lines.push(`  ${c.cellId}: ${parts.join("; ")}`);
+  }
+  for (const d of summary.rubricDisagreements ?? []) {
+    const pairs = d.pairs.filter((p) => !cellIds || (cellIds.includes(p.a) && cellIds.includes(p.b)));
+    if (pairs.length === 0) {
+      lines.push(`  ${d.rubrics[0]} and ${d.rubrics[1]} rank the cells alike${d.tau !== null ? ` (τ ${d.tau.toFixed(2)})` : ""}`);
+      continue;
+    }
+    lines.push(`  ${d.rubrics[0]} and ${d.rubrics[1]} disagree (τ ${d.tau === null ? "–" : d.tau.toFixed(2)}):`);
+    for (const p of pairs) {
+      const [hi1, lo1] = p.first === "a" ? [p.a, p.b] : [p.b, p.a];
+      lines.push(`    ${d.rubrics[0]} ranks ${hi1} above ${lo1}; ${d.rubrics[1]} the other way`);
+    }
   }
   return lines;
 }

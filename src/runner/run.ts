@@ -6,6 +6,8 @@ import { measureGeneration } from "../core/measures.js";
 import type { PlannedCell } from "../core/plan.js";
 import { promptText } from "../core/prompt.js";
 import { cellCost, type CostProfile } from "../core/cost.js";
+import { combineRubric, type Criterion } from "../core/rubric.js";
+import { needsExpected } from "../scorers/index.js";
 import { summarize, type CellExecution, type Summary } from "../core/summary.js";
 import { subjectiveQuality } from "../core/subjective.js";
 import { readRatings } from "../rate/ratings.js";
@@ -488,11 +490,31 @@ function contextOf(cell: PlannedCell) {
 /** Scores a batch of results off-thread, then appends their records in one write. */
 async function scoreAndWrite(g: GroupContext, cell: PlannedCell, results: { task: Task; sample: number; prompt: PreparedPrompt; generation: Generation }[]): Promise<void> {
   const scorable = results.filter((r) => !r.generation.error);
-  const scores = await g.pool.score(scorable.map((r) => ({ spec: r.task.scorer ?? g.suite.scorer, output: r.generation.text, expected: r.task.expected })));
-  const byResult = new Map(scorable.map((r, i) => [r, scores[i] as RunRecord["score"]]));
-  const records = results.map((r) =>
-    toRecord(g.store.dir, g.suite, cell, r.task, r.sample, r.prompt.text, r.generation, byResult.get(r) ?? { pass: false, value: 0, reason: `generation failed: ${r.generation.error}` }),
-  );
+  const own = (task: Task) => task.scorer ?? g.suite.scorer;
+  // The main score, then every rubric criterion, all in one batch through the scoring pool.
+  const criteria = (g.suite.rubrics ?? []).flatMap((rubric) => rubric.criteria.map((c) => ({ rubric, c })));
+  const criterionTask = (c: Criterion, task: Task, output: string) =>
+    c.scorer === "task"
+      ? { spec: own(task), output, expected: task.expected }
+      : { spec: c.scorer, output, expected: c.expected !== undefined ? c.expected : needsExpected(c.scorer.type) ? task.expected : undefined };
+  const tasks = scorable.flatMap((r) => [{ spec: own(r.task), output: r.generation.text, expected: r.task.expected }, ...criteria.map(({ c }) => criterionTask(c, r.task, r.generation.text))]);
+  const scores = await g.pool.score(tasks);
+  const per = 1 + criteria.length;
+  const byResult = new Map(scorable.map((r, i) => [r, scores.slice(i * per, (i + 1) * per)]));
+  const records = results.map((r) => {
+    const got = byResult.get(r);
+    const record = toRecord(g.store.dir, g.suite, cell, r.task, r.sample, r.prompt.text, r.generation, got?.[0] ?? { pass: false, value: 0, reason: `generation failed: ${r.generation.error}` });
+    if (g.suite.rubrics?.length) {
+      let at = 1;
+      record.rubrics = Object.fromEntries(
+        g.suite.rubrics.map((rubric) => {
+          const mine = got ? got.slice(at, (at += rubric.criteria.length)) : rubric.criteria.map(() => ({ pass: false, value: 0, reason: "generation failed" }));
+          return [rubric.name, combineRubric(rubric, mine)];
+        }),
+      );
+    }
+    return record;
+  });
   g.store.appendRecords(records);
   for (const record of records) {
     g.done.add(key(cell.id, record.taskId, record.sample));

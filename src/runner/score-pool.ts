@@ -12,6 +12,8 @@ export class ScorePool {
     filename: new URL("./score-worker.js", import.meta.url).href,
     minThreads: 1,
     maxThreads: 1,
+    // Batches waiting on code executions (child processes) overlap; the sandbox pool bounds them.
+    concurrentTasksPerWorker: 8,
     idleTimeout: 60_000,
   });
 

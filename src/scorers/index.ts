@@ -6,11 +6,14 @@
 import type { JsonValue, Score, ScorerSpec } from "../core/types.js";
 import { checkOptions, fail, type Problem, type Scorer } from "./common.js";
 import { choice } from "./choice.js";
+import { code, isAsyncScorer } from "./code.js";
 import { contains } from "./contains.js";
 import { exact, normalized } from "./exact.js";
 import { judge, similarity } from "./graded.js";
 import { json } from "./json.js";
+import { injection, leak } from "./leak.js";
 import { numeric } from "./numeric.js";
+import { refusal } from "./refusal.js";
 import { regex } from "./regex.js";
 
 export type { Problem } from "./common.js";
@@ -27,9 +30,18 @@ const SCORERS: ReadonlyMap<string, Scorer> = new Map<string, Scorer>([
   ["choice", choice],
   ["judge", judge],
   ["similarity", similarity],
+  ["code", code],
+  ["leak", leak],
+  ["injection", injection],
+  ["refusal", refusal],
 ]);
 
 export const SCORER_TYPES: readonly string[] = Object.freeze([...SCORERS.keys()]);
+
+/** Whether a scorer type compares against the task's expected answer (unknown types: no). */
+export function needsExpected(type: string): boolean {
+  return SCORERS.get(type)?.needsExpected === true;
+}
 
 /**
  * Checks a scorer spec before any model loads. Returns problems; empty means valid. `field` names the
@@ -75,6 +87,23 @@ export function scoreOutput(spec: ScorerSpec, output: string, expected: JsonValu
     return scorer.score(spec, text, expected);
   } catch (err) {
     // Last resort (e.g. a pathological regex or deeply nested JSON exhausting the stack).
+    return fail(`scorer error: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/**
+ * Scores one output, awaiting scorers that run something (`code` executes the output in a sandbox);
+ * every other scorer is scoreOutput's. Never rejects.
+ */
+export async function scoreOutputAsync(spec: ScorerSpec, output: string, expected: JsonValue | undefined): Promise<Score> {
+  const scorer = typeof spec === "object" && spec !== null ? SCORERS.get(spec.type) : undefined;
+  if (scorer === undefined || !isAsyncScorer(scorer)) return scoreOutput(spec, output, expected);
+  try {
+    const problems = validateScorer(spec, expected !== undefined, expected);
+    const first = problems[0];
+    if (first) return fail(`invalid scorer: ${first.field}: ${first.message}`);
+    return await scorer.scoreAsync(spec, typeof output === "string" ? output : String(output), expected);
+  } catch (err) {
     return fail(`scorer error: ${err instanceof Error ? err.message : String(err)}`);
   }
 }

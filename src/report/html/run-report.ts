@@ -35,11 +35,12 @@ export function runReportHtml(input: RunReportInput): string {
   const recordsByCell = groupBy(input.run.records, (r) => r.cellId);
   const body = [
     header(input),
-    `<nav class="toc"><a href="#summary">Summary</a><a href="#plots">Plots</a>${summary.comparisons.length ? '<a href="#comparisons">Comparisons</a>' : ""}${summary.subjective ? '<a href="#ratings">People\'s ratings</a>' : ""}${summary.cells.some((c) => c.cost) ? '<a href="#cost">Cost</a>' : ""}<a href="#models">Models</a><a href="#tasks">Tasks</a></nav>`,
+    `<nav class="toc"><a href="#summary">Summary</a><a href="#plots">Plots</a>${summary.comparisons.length ? '<a href="#comparisons">Comparisons</a>' : ""}${summary.subjective ? '<a href="#ratings">People\'s ratings</a>' : ""}${summary.cells.some((c) => c.rubrics?.length) ? '<a href="#rubrics">Rubrics</a>' : ""}${summary.cells.some((c) => c.cost) ? '<a href="#cost">Cost</a>' : ""}<a href="#models">Models</a><a href="#tasks">Tasks</a></nav>`,
     summarySection(input),
     plotsSection(cells, recordsByCell, colorOf),
     comparisonsSection(input),
     ratingsSection(input),
+    rubricsSection(input),
     costSection(input),
     modelsSection(input),
     tasksSection(input),
@@ -284,6 +285,35 @@ function ratingsSection({ run }: RunReportInput): string {
   }
   parts.push("</section>");
   return parts.join("\n");
+}
+
+/** Every rubric side by side per cell, and where two rubrics rank the cells differently. */
+function rubricsSection({ run }: RunReportInput): string {
+  const cells = run.summary.cells.filter((c) => c.rubrics?.length);
+  if (cells.length === 0) return "";
+  const names = [...new Set(cells.flatMap((c) => (c.rubrics ?? []).map((r) => r.name)))];
+  const headers = [{ label: "cell", text: true }, ...names.flatMap((n) => [{ label: n, title: "mean score 0–1" }, { label: `${n} 95% CI` }, { label: `${n} gated` }])];
+  const rows = cells.map((c) => ({
+    cells: [
+      text(cellName(c)),
+      ...names.flatMap((n) => {
+        const r = c.rubrics?.find((x) => x.name === n);
+        return [num(r?.mean ?? null, formatRate(r?.mean ?? null)), num(r?.low ?? null, r && r.low !== null && r.high !== null ? `${r.low.toFixed(3)}–${r.high.toFixed(3)}` : "–", "ci"), num(r?.gated ?? null, r ? `${r.gated} of ${r.n}` : "–")];
+      }),
+    ],
+  }));
+  const name = new Map(run.summary.cells.map((c) => [c.cellId, cellName(c)]));
+  const notes = (run.summary.rubricDisagreements ?? []).map((d) =>
+    d.pairs.length === 0
+      ? `<li>${escapeHtml(`${d.rubrics[0]} and ${d.rubrics[1]} rank the cells alike${d.tau !== null ? ` (τ ${d.tau.toFixed(2)})` : ""}.`)}</li>`
+      : `<li class="disagree">${escapeHtml(`${d.rubrics[0]} and ${d.rubrics[1]} disagree (τ ${d.tau?.toFixed(2) ?? "–"}): `)}${d.pairs
+          .map((p) => {
+            const [hi, lo] = p.first === "a" ? [p.a, p.b] : [p.b, p.a];
+            return escapeHtml(`${d.rubrics[0]} ranks ${name.get(hi) ?? hi} above ${name.get(lo) ?? lo}, ${d.rubrics[1]} the other way`);
+          })
+          .join("; ")}</li>`,
+  );
+  return `<section id="rubrics"><h2>Rubrics</h2>${sortableTable("rubrics-table", headers, rows)}${notes.length ? `<ul>${notes.join("")}</ul>` : ""}</section>`;
 }
 
 /** Each priced cell's cost (run --cost, heldout cost), per passing task first, with its inputs. */
