@@ -175,3 +175,36 @@ describe("the similarity scorer (stories260K as a poor embedding model)", () => 
     expect(grades.some((g) => !g.score.pass)).toBe(true);
   });
 });
+
+describe("rubric criteria graded by a judge and by people", () => {
+  it("a judge criterion takes its grade after the run; a people criterion counts once rated", () => {
+    const out = tempDir("heldout-rubric-graded-");
+    const suite = suiteWith('  type: regex\n  pattern: "^\\\\W*([A-Za-z]+)"');
+    const yaml = readFileSync(join(suite, "suite.yaml"), "utf8");
+    writeFileSync(
+      join(suite, "suite.yaml"),
+      `${yaml}rubrics:\n  mixed:\n    - {name: one word, scorer: {type: regex, pattern: "[A-Za-z]"}, weight: 1}\n    - {name: judged, scorer: {type: judge, model: models/stories260k.yaml, rubric: "A fitting word."}, weight: 1}\n    - {name: people, scorer: people, weight: 2}\n`,
+    );
+    expect(heldout(["freeze", suite]).code).toBe(0);
+    const r = heldout(["run", "--suite", suite, "--model", "models/stories260k.yaml", "--out", out, "--run-id", "m", "--json", "-q"]);
+    expect(r.code, r.stderr).toBe(0);
+    const grades = readJsonl<GradeLine>(join(out, "m", "grades.jsonl"));
+    expect(grades).toHaveLength(12); // the judge criterion, graded once per generation
+    const records = readJsonl<RunRecord>(join(out, "m", "records.jsonl"));
+    const s1 = JSON.parse(r.stdout) as Summary;
+    const mixed = s1.cells[0]?.rubrics?.[0];
+    expect(mixed?.pending).toBe(12); // nobody has rated yet
+    // With the judge's grade in: (regex + judge value) ÷ 2 for each generation, people left out.
+    const byTask = new Map(grades.map((g) => [g.taskId, g]));
+    const expected = records.map((x) => (((/[A-Za-z]/.test(x.output) ? 1 : 0) + (byTask.get(x.taskId)?.score.value ?? 0)) / 2));
+    expect(mixed?.mean).toBeCloseTo(expected.reduce((a, b) => a + b, 0) / expected.length, 12);
+    // A person rates every output 5: the people criterion (weight 2) now counts, value 1.
+    const lines = records.map((x, i) => JSON.stringify({ rater: "ann", time: new Date().toISOString(), runId: "m", item: `i${i}`, taskId: x.taskId, sample: x.sample, area: x.area, seed: 1, position: i + 1, mode: "score", cellId: x.cellId, score: 5 }));
+    writeFileSync(join(out, "m", "ratings.jsonl"), `${lines.join("\n")}\n`);
+    expect(heldout(["judge", "m", "--results", out]).code).toBe(0); // regrades nothing, rewrites the summary
+    const s2 = JSON.parse(readFileSync(join(out, "m", "summary.json"), "utf8")) as Summary;
+    const after = records.map((x) => ((/[A-Za-z]/.test(x.output) ? 1 : 0) + (byTask.get(x.taskId)?.score.value ?? 0) + 2) / 4);
+    expect(s2.cells[0]?.rubrics?.[0]?.pending).toBe(0);
+    expect(s2.cells[0]?.rubrics?.[0]?.mean).toBeCloseTo(after.reduce((a, b) => a + b, 0) / after.length, 12);
+  });
+});

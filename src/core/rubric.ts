@@ -27,26 +27,59 @@ export interface Rubric {
   criteria: Criterion[];
 }
 
+/** One criterion's outcome, with what is needed to recompute the rubric when a late grade arrives. */
+export interface CriterionResult {
+  name: string;
+  pass: boolean;
+  value: number;
+  weight: number;
+  points: number;
+  gate: boolean;
+  /** Graded later: by a model (the scorer spec's key in grades.jsonl) or by people's ratings. */
+  gradedBy?: { kind: "model"; specKey: string } | { kind: "people" };
+  /** Not known yet (awaiting its grade or a rating): left out of the score until it is. */
+  pending?: boolean;
+}
+
 export interface RubricResult {
   score: number;
   /** A gate criterion failed: the score is 0 whatever the others said. */
   gated: boolean;
-  criteria: { name: string; pass: boolean; value: number }[];
+  criteria: CriterionResult[];
 }
 
-export function combineRubric(rubric: Rubric, scores: readonly Score[]): RubricResult {
-  const criteria = rubric.criteria.map((c, i) => {
-    const s = scores[i] as Score;
-    return { name: c.name, pass: s.pass, value: s.value };
-  });
-  const gated = rubric.criteria.some((c, i) => c.gate && !(scores[i] as Score).pass);
+/** The key a model-graded spec is found by in grades.jsonl: its canonical JSON. */
+export function specKey(spec: ScorerSpec): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(spec).sort(([a], [b]) => a.localeCompare(b))));
+}
+
+export const PEOPLE = "people";
+
+export function combineRubric(rubric: Rubric, scores: readonly Score[], isGraded: (spec: ScorerSpec) => boolean = () => false): RubricResult {
+  return scoreCriteria(
+    rubric.criteria.map((c, i) => {
+      const s = scores[i] as Score;
+      const base = { name: c.name, pass: s.pass, value: s.value, weight: c.weight, points: c.points, gate: c.gate };
+      if (c.scorer !== "task" && c.scorer.type === PEOPLE) return { ...base, pass: false, value: 0, gradedBy: { kind: "people" as const }, pending: true };
+      if (c.scorer !== "task" && isGraded(c.scorer)) return { ...base, gradedBy: { kind: "model" as const, specKey: specKey(c.scorer) }, pending: true };
+      return base;
+    }),
+  );
+}
+
+/**
+ * score = Σ (weight × value + points × pass) ÷ Σ (weight + points) over the known criteria; a
+ * known gate that failed makes it 0. Pending criteria count once their grade or rating arrives.
+ */
+export function scoreCriteria(criteria: CriterionResult[]): RubricResult {
+  const known = criteria.filter((c) => !c.pending);
+  const gated = known.some((c) => c.gate && !c.pass);
   let got = 0;
   let max = 0;
-  rubric.criteria.forEach((c, i) => {
-    const s = scores[i] as Score;
-    got += c.weight * s.value + c.points * (s.pass ? 1 : 0);
+  for (const c of known) {
+    got += c.weight * c.value + c.points * (c.pass ? 1 : 0);
     max += c.weight + c.points;
-  });
+  }
   return { score: gated || max === 0 ? 0 : got / max, gated, criteria };
 }
 
@@ -87,4 +120,21 @@ export function rankDisagreements(cells: readonly { cellId: string; rubrics: rea
     }
   }
   return out;
+}
+
+/**
+ * People criteria from blind 1–5 ratings: the mean score of a generation's ratings becomes the
+ * criterion's value, (mean − 1) ÷ 4, passing at a mean of 4 or more; unrated ones stay pending.
+ * `meanScore` gives the mean rating of (cell, task, sample), or null when nobody rated it.
+ */
+export function applyPeopleCriteria<R extends { cellId: string; taskId: string; sample: number; rubrics?: Record<string, RubricResult> }>(records: readonly R[], meanScore: (cellId: string, taskId: string, sample: number) => number | null): R[] {
+  return records.map((r) => {
+    if (!r.rubrics || !Object.values(r.rubrics).some((x) => x.criteria.some((c) => c.gradedBy?.kind === "people"))) return r;
+    const mean = meanScore(r.cellId, r.taskId, r.sample);
+    if (mean === null) return r;
+    const rubrics = Object.fromEntries(
+      Object.entries(r.rubrics).map(([name, result]) => [name, scoreCriteria(result.criteria.map((c) => (c.gradedBy?.kind === "people" ? { ...c, value: (mean - 1) / 4, pass: mean >= 4, pending: false } : c)))]),
+    );
+    return { ...r, rubrics };
+  });
 }

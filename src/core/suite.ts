@@ -87,11 +87,9 @@ function readRubrics(r: FieldReader): Rubric[] {
       if (!isRecord(c)) return r.fail(where, "a criterion is a mapping: {name, scorer, weight, points, gate}");
       for (const k of Object.keys(c)) if (!["name", "scorer", "weight", "points", "gate", "expected"].includes(k)) r.fail(`${where}.${k}`, "unknown field; known: name, scorer, weight, points, gate, expected");
       const scorer = c.scorer === "task" ? "task" : typeof c.scorer === "string" ? { type: c.scorer } : isRecord(c.scorer) && typeof c.scorer.type === "string" ? (c.scorer as ScorerSpec) : undefined;
-      if (!scorer) return r.fail(`${where}.scorer`, 'is required: a scorer name, a mapping with a "type", or "task" (the task\'s own scorer)');
-      if (scorer !== "task") {
-        if (["judge", "similarity"].includes(scorer.type)) r.fail(`${where}.scorer`, `${scorer.type} grades after generation and is not available as a rubric criterion yet`);
-        else for (const p of validateScorer(scorer, true).filter((p) => p.field !== "expected")) r.fail(`${where}.scorer.${p.field}`, p.message);
-      }
+      if (!scorer) return r.fail(`${where}.scorer`, 'is required: a scorer name, a mapping with a "type", "task" (the task\'s own scorer) or "people" (blind ratings)');
+      // "people": the mean of people's 1–5 ratings of the output (heldout rate), known once rated.
+      if (scorer !== "task" && scorer.type !== "people") for (const p of validateScorer(scorer, true).filter((p) => p.field !== "expected")) r.fail(`${where}.scorer.${p.field}`, p.message);
       const num = (k: string, fallback: number) => {
         const v = c[k];
         if (v === undefined) return fallback;

@@ -97,6 +97,8 @@ export interface RubricSummary {
   low: number | null;
   high: number | null;
   gated: number;
+  /** Generations with a criterion still unknown (awaiting its grade or a person's rating): scored over the rest. */
+  pending: number;
 }
 
 export interface EndpointSummary {
@@ -207,7 +209,7 @@ function rubricSummaries(records: readonly RunRecord[]): { rubrics?: RubricSumma
       const results = records.map((r) => r.rubrics?.[name]).filter((x): x is NonNullable<typeof x> => x !== undefined);
       const scores = results.map((x) => x.score);
       const ci = bootstrapPercentile(scores, (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null), { seed: DEFAULT_SEED });
-      return { name, n: scores.length, mean: ci.estimate, low: ci.low, high: ci.high, gated: results.filter((x) => x.gated).length };
+      return { name, n: scores.length, mean: ci.estimate, low: ci.low, high: ci.high, gated: results.filter((x) => x.gated).length, pending: results.filter((x) => x.criteria.some((c) => c.pending)).length };
     }),
   };
 }

@@ -190,6 +190,8 @@ export interface RunRecord {
   serverTimings: Record<string, number> | null;
   /** Each of the suite's rubrics: its score (0..1), whether a gate failed, and every criterion. */
   rubrics?: Record<string, import("./rubric.js").RubricResult>;
+  /** When its scorer grades after generation (judge, similarity): that spec's key in grades.jsonl. */
+  gradedSpec?: string;
   /** Set when a grading model (judge, similarity) scored it: where `score` came from. */
   grade?: import("./grades.js").RecordGrade;
 }

@@ -181,7 +181,7 @@ export function rubricNotes(summary: Pick<Summary, "cells" | "rubricDisagreement
   if (cells.length === 0) return [];
   const lines = ["rubrics (mean score 0–1, 95% bootstrap interval; gated: a gate criterion failed):"];
   for (const c of cells) {
-    const parts = (c.rubrics ?? []).map((r) => `${r.name} ${formatRate(r.mean)}${r.low !== null && r.high !== null ? ` [${r.low.toFixed(3)}, ${r.high.toFixed(3)}]` : ""}${r.gated ? ` (${r.gated} of ${r.n} gated)` : ""}`);
+    const parts = (c.rubrics ?? []).map((r) => `${r.name} ${formatRate(r.mean)}${r.low !== null && r.high !== null ? ` [${r.low.toFixed(3)}, ${r.high.toFixed(3)}]` : ""}${r.gated ? ` (${r.gated} of ${r.n} gated)` : ""}${r.pending ? ` (${r.pending} with a criterion not yet graded or rated)` : ""}`);
     lines.push(`  ${c.cellId}: ${parts.join("; ")}`);
   }
   for (const d of summary.rubricDisagreements ?? []) {

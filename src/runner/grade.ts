@@ -3,6 +3,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import type { LoadTarget } from "../backends/backend.js";
 import { HeldoutError } from "../core/errors.js";
 import { cosine, graderId, judgePrompt, judgeSettings, parseVerdict, sha256, verdictSchema, verdictScore } from "../core/judge.js";
+import { specKey } from "../core/rubric.js";
 import type { JsonValue, RunRecord, SamplingSettings, ScorerSpec, Task } from "../core/types.js";
 import { isGraded } from "../scorers/graded.js";
 import { loadModelSpec, resolveModel } from "../store/models.js";
@@ -39,7 +40,7 @@ const CHUNK = 64;
 export function needsGrading(manifest: RunManifest): boolean {
   if (!manifest.suite?.dir || !existsSync(manifest.suite.dir)) return false;
   const suite = loadSuite(manifest.suite.dir);
-  return isGraded(suite.scorer) || suite.tasks.some((t) => isGraded(t.scorer));
+  return isGraded(suite.scorer) || suite.tasks.some((t) => isGraded(t.scorer)) || (suite.rubrics ?? []).some((r) => r.criteria.some((c) => c.scorer !== "task" && isGraded(c.scorer)));
 }
 
 export async function gradeRun(o: GradeOptions): Promise<GradeOutcome> {
@@ -51,20 +52,26 @@ export async function gradeRun(o: GradeOptions): Promise<GradeOutcome> {
   const store = new RunStore(o.dir);
   const tasks = new Map(suite.tasks.map((t) => [t.id, t]));
   // Generations to grade, grouped by the scorer spec that grades them.
-  const groups = new Map<string, { spec: ScorerSpec; records: RunRecord[] }>();
+  const groups = new Map<string, { spec: ScorerSpec; key: string; records: RunRecord[] }>();
+  // Rubric criteria graded by a model grade the same way (a spec shared with the main scorer shares its grades).
+  const criteria = (suite.rubrics ?? []).flatMap((rubric) => rubric.criteria.map((c) => c.scorer)).filter((c): c is ScorerSpec => c !== "task" && isGraded(c));
   for (const r of store.records()) {
     const task = tasks.get(r.taskId);
-    const base = task?.scorer ?? suite.scorer;
-    if (!task || !isGraded(base) || r.finishReason === "error") continue;
-    const spec = o.judge && base.type === "judge" ? { ...base, model: o.judge } : base;
-    const k = JSON.stringify(spec);
-    const group = groups.get(k) ?? { spec, records: [] };
-    group.records.push(r);
-    groups.set(k, group);
+    if (!task || r.finishReason === "error") continue;
+    const own = task.scorer ?? suite.scorer;
+    for (const base of [...(isGraded(own) ? [own] : []), ...criteria]) {
+      // --judge regrades the main score only (its grades keep the suite spec's key, which is how the
+      // record finds them); a rubric's criteria keep the judges they name.
+      const spec = o.judge && base === own && base.type === "judge" ? { ...base, model: o.judge } : base;
+      const k = JSON.stringify(spec);
+      const group = groups.get(k) ?? { spec, key: specKey(base), records: [] };
+      if (!group.records.includes(r)) group.records.push(r);
+      groups.set(k, group);
+    }
   }
   const done = new Set(store.grades().filter((g) => g.error === null).map((g) => `${g.graderId}\u0000${g.cellId}\u0000${g.taskId}\u0000${g.sample}`));
   const outcome: GradeOutcome = { graders: [] };
-  for (const { spec, records } of groups.values()) {
+  for (const { spec, key, records } of groups.values()) {
     if (o.signal?.aborted) break;
     const modelFile = locate(String(spec.model), manifest.suite.dir);
     const modelSpec = loadModelSpec(modelFile);
@@ -81,7 +88,7 @@ export async function gradeRun(o: GradeOptions): Promise<GradeOutcome> {
       if (resolved.path) target.path = resolved.path;
       if (modelSpec.server) target.server = modelSpec.server;
       await host.load(target);
-      const base = { graderId: id, type: spec.type, graderModel: modelSpec.id, graderModelSha256: resolved.sha256 };
+      const base = { graderId: id, type: spec.type, graderModel: modelSpec.id, graderModelSha256: resolved.sha256, specKey: key };
       const write = (lines: GradeLine[]) => {
         store.appendGrades(lines);
         summary.graded += lines.length;
@@ -107,7 +114,7 @@ function locate(file: string, suiteDir: string): string {
   return existsSync(near) ? near : file;
 }
 
-type GradeBase = Pick<GradeLine, "graderId" | "type" | "graderModel" | "graderModelSha256">;
+type GradeBase = Pick<GradeLine, "graderId" | "type" | "graderModel" | "graderModelSha256" | "specKey">;
 
 async function judgeChunk(host: EngineHost, spec: ScorerSpec, records: RunRecord[], tasks: Map<string, Task>, base: GradeBase, contextSize: number, threads: number | "auto"): Promise<GradeLine[]> {
   const settings = judgeSettings(spec);

@@ -6,10 +6,11 @@ import { measureGeneration } from "../core/measures.js";
 import type { PlannedCell } from "../core/plan.js";
 import { promptText } from "../core/prompt.js";
 import { cellCost, type CostProfile } from "../core/cost.js";
-import { combineRubric, type Criterion } from "../core/rubric.js";
+import { applyPeopleCriteria, combineRubric, specKey, type Criterion } from "../core/rubric.js";
 import { needsExpected } from "../scorers/index.js";
+import { isGraded } from "../scorers/graded.js";
 import { summarize, type CellExecution, type Summary } from "../core/summary.js";
-import { subjectiveQuality } from "../core/subjective.js";
+import { effectiveRatings, subjectiveQuality } from "../core/subjective.js";
 import { readRatings } from "../rate/ratings.js";
 import type { Generation, ModelSpec, RunRecord, Suite, Task } from "../core/types.js";
 import type { ResolvedModel } from "../store/models.js";
@@ -212,7 +213,14 @@ function checkResumable(manifest: RunManifest, inputs: LoadedInputs, runId: stri
 }
 
 export function writeSummary(store: RunStore, manifest: RunManifest): Summary {
-  const records = store.scoredRecords();
+  // People's ratings of this run (heldout rate), if any: rubric criteria of type "people" and the subjective figures.
+  const ratings = readRatings(store.dir).lines.filter((l) => l.runId === manifest.runId);
+  const rated = new Map<string, number[]>();
+  for (const r of effectiveRatings(ratings)) if (r.mode === "score") rated.set(`${r.cellId}\u0000${r.taskId}\u0000${r.sample}`, [...(rated.get(`${r.cellId}\u0000${r.taskId}\u0000${r.sample}`) ?? []), r.score]);
+  const records = applyPeopleCriteria(store.scoredRecords(), (cell, task, sample) => {
+    const scores = rated.get(`${cell}\u0000${task}\u0000${sample}`);
+    return scores?.length ? scores.reduce((a, b) => a + b, 0) / scores.length : null;
+  });
   const awaiting = records.filter((r) => r.score.reason.startsWith(AWAITING_GRADING)).length;
   const summary = summarize(
     { runId: manifest.runId, suite: { name: manifest.suite.name, hash: manifest.suite.hash, tasks: manifest.suite.tasks } },
@@ -225,8 +233,6 @@ export function writeSummary(store: RunStore, manifest: RunManifest): Summary {
     ],
   );
   if (manifest.cost) priceCells(summary, manifest, store.cells());
-  // People's ratings of this run (heldout rate), if any.
-  const ratings = readRatings(store.dir).lines.filter((l) => l.runId === manifest.runId);
   if (ratings.length > 0) summary.subjective = subjectiveQuality(ratings, summary.cells);
   writeJsonAtomic(store.path(SUMMARY_FILE), summary);
   return summary;
@@ -504,12 +510,13 @@ async function scoreAndWrite(g: GroupContext, cell: PlannedCell, results: { task
   const records = results.map((r) => {
     const got = byResult.get(r);
     const record = toRecord(g.store.dir, g.suite, cell, r.task, r.sample, r.prompt.text, r.generation, got?.[0] ?? { pass: false, value: 0, reason: `generation failed: ${r.generation.error}` });
+    if (isGraded(own(r.task))) record.gradedSpec = specKey(own(r.task));
     if (g.suite.rubrics?.length) {
       let at = 1;
       record.rubrics = Object.fromEntries(
         g.suite.rubrics.map((rubric) => {
           const mine = got ? got.slice(at, (at += rubric.criteria.length)) : rubric.criteria.map(() => ({ pass: false, value: 0, reason: "generation failed" }));
-          return [rubric.name, combineRubric(rubric, mine)];
+          return [rubric.name, combineRubric(rubric, mine, isGraded)];
         }),
       );
     }
