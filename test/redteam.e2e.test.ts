@@ -68,3 +68,14 @@ describe("red-team suites", () => {
     });
   }
 });
+
+describe("heldout run --suite tasks/redteam-* (several suites in one command)", () => {
+  it("runs each suite in turn as its own run", () => {
+    const out = tempDir("heldout-redteam-all-");
+    const suites = Object.keys(SUITES).map((s) => `tasks/${s}`);
+    const r = heldout(["run", "--suite", ...suites, "--model", "models/stories260k.yaml", "--out", out, "--run-id", "all", "-q"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect([...r.stdout.matchAll(/^== suite (\S+) ==$/gm)].map((m) => m[1])).toEqual(suites);
+    for (const s of Object.keys(SUITES)) expect(r.stdout).toContain(join(out, `all-${s}`));
+  });
+});
