@@ -12,7 +12,7 @@ describe("heldout --help and --version", () => {
     const r = heldout(["--help"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^\s+run \[options\]\s+\S.+$/m);
-    expect(r.stdout).toMatch(/^\s+freeze <dir>\s+\S.+$/m);
+    expect(r.stdout).toMatch(/^\s+freeze (\[options\] )?<dir>\s+\S.+$/m);
     expect(r.stdout).toMatch(/^\s+show \[options\] <run>\s+\S.+$/m);
     expect(r.stdout).toMatch(/Examples:[\s\S]*heldout run --suite tasks\/tinystories --model models\/stories260k\.yaml/);
   });

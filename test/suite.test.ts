@@ -640,8 +640,8 @@ describe("rubrics in suite.yaml", () => {
   });
 
   it("name the criterion at fault", () => {
-    const e = only(() => parse(`${SUITE}rubrics:\n  r:\n    - {name: x, scorer: {type: judge, model: m, rubric: q}}\n`, TASKS));
-    expect(e.format()).toMatch(/field "rubrics\.r\.0\.scorer": judge grades after generation and is not available as a rubric criterion yet/);
+    const e = only(() => parse(`${SUITE}rubrics:\n  r:\n    - {name: x, scorer: {type: judge, model: m}}\n`, TASKS));
+    expect(e.format()).toMatch(/field "rubrics\.r\.0\.scorer\.rubric": needs a rubric/);
     const w = only(() => parse(`${SUITE}rubrics:\n  r:\n    - {name: x, scorer: task, weight: -1}\n`, TASKS));
     expect(w.format()).toMatch(/field "rubrics\.r\.0\.weight": must be a number ≥ 0/);
   });

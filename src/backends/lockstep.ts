@@ -11,8 +11,10 @@ import type { GenerationRequest } from "./backend.js";
 
 interface Job {
   request: GenerationRequest;
-  iterator: AsyncIterator<Token, void, void>;
+  iterator: AsyncIterator<{ token: Token; confidence: number }, void, void>;
   tokens: Token[];
+  /** Natural log of each generated token's probability (node-llama-cpp's confidence of the chosen token). */
+  logprobs: number[];
   stops: string[];
   startMs: number;
   firstTokenMs?: number;
@@ -24,7 +26,7 @@ interface Slot {
   job?: Job;
 }
 
-type StepOutcome = { ok: true; result: IteratorResult<Token, void> } | { ok: false; error: unknown };
+type StepOutcome = { ok: true; result: IteratorResult<{ token: Token; confidence: number }, void> } | { ok: false; error: unknown };
 
 export async function runLockstep(
   model: LlamaModel,
@@ -64,12 +66,13 @@ export async function runLockstep(
         punishTokens: () => [...history, ...tokens].slice(-s.repeatLastN),
       };
     }
-    const iterator = slot.sequence.evaluate(request.prompt.tokenIds as Token[], options)[Symbol.asyncIterator]();
+    // With each token its probability (the confidence of the chosen token): calibration needs it.
+    const iterator = slot.sequence.evaluateWithMetadata(request.prompt.tokenIds as Token[], { confidence: true }, options)[Symbol.asyncIterator]();
     const startMs = performance.now();
     firstStart ??= startMs;
     // A grammar says when its output is complete (a JSON schema grammar: four newlines after the object).
     const grammarStops = (grammar?.stopGenerationTriggers ?? []).flatMap((t) => (typeof t === "string" ? [t] : Array.isArray(t) ? [] : [String(t)]));
-    slot.job = { request, iterator, tokens, stops: [...s.stop, ...request.prompt.stopStrings, ...grammarStops], startMs };
+    slot.job = { request, iterator, tokens, logprobs: [], stops: [...s.stop, ...request.prompt.stopStrings, ...grammarStops], startMs };
   };
 
   const finish = async (slot: Slot, reason: FinishReason, endMs: number, error?: string, iteratorDone = false) => {
@@ -85,6 +88,7 @@ export async function runLockstep(
       completionTokens: job.tokens.length,
       timings: { startMs: job.startMs, firstTokenMs: job.firstTokenMs, lastTokenMs: job.lastTokenMs, endMs },
       finishReason: reason,
+      tokenLogprobs: job.logprobs,
     };
     if (error !== undefined) generation.error = error;
     await slot.sequence.clearHistory();
@@ -116,7 +120,8 @@ export async function runLockstep(
         await finish(slot, "eos", now, undefined, true);
         continue;
       }
-      job.tokens.push(outcome.result.value);
+      job.tokens.push(outcome.result.value.token);
+      job.logprobs.push(Math.log(Math.max(outcome.result.value.confidence, Number.MIN_VALUE)));
       job.firstTokenMs ??= now;
       job.lastTokenMs = now;
       if (job.stops.length > 0 && cutAtStop(model.detokenize(job.tokens, false, job.request.prompt.tokenIds as Token[]), job.stops).found) {

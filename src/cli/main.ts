@@ -3,6 +3,7 @@ import { HeldoutError } from "../core/errors.js";
 import { packageVersion } from "../system/fingerprint.js";
 import { registerCheck } from "./check.js";
 import { registerCompare } from "./compare.js";
+import { registerContamination } from "./contamination.js";
 import { registerCost } from "./cost.js";
 import { registerDoctor } from "./doctor.js";
 import { registerEngine } from "./engine.js";
@@ -15,6 +16,7 @@ import { registerJudge } from "./judge.js";
 import { registerReport } from "./report.js";
 import { registerReproduce } from "./reproduce.js";
 import { registerRun } from "./run.js";
+import { registerSealStatus } from "./seal-status.js";
 import { registerShow } from "./show.js";
 import { registerSynth } from "./synth.js";
 
@@ -41,6 +43,7 @@ Examples:
 
 registerRun(program);
 registerFreeze(program);
+registerSealStatus(program);
 registerImport(program);
 registerShow(program);
 registerReport(program);
@@ -48,6 +51,7 @@ registerRate(program);
 registerJudge(program);
 registerReproduce(program);
 registerCompare(program);
+registerContamination(program);
 registerCost(program);
 registerCheck(program);
 registerExport(program);

@@ -7,6 +7,8 @@ import { dryRunText } from "../report/plan.js";
 import { loadInputs, type RunInputs } from "../runner/inputs.js";
 import { runBench, type RunManifest } from "../runner/run.js";
 import { MANIFEST_FILE, readJson } from "../store/results.js";
+import { appendSealLog, LOCK_FILE, loadSuite, readLock, readSealLog, SEAL_LOG_FILE } from "../store/suite-files.js";
+import { checkSplit, SPLIT_NAMES, splitTaskIds, type RunSplit, type SplitName } from "../core/split.js";
 import { useColor } from "./color.js";
 import { reportQuietly } from "./report.js";
 
@@ -34,6 +36,9 @@ interface RunFlags {
   engine?: "embedded" | "llama-server";
   report: boolean;
   cost?: string;
+  split?: SplitName;
+  unseal?: boolean;
+  chosenOn?: string[];
 }
 
 export function registerRun(program: Command): void {
@@ -54,6 +59,9 @@ export function registerRun(program: Command): void {
     .option("--allow-unfrozen", "run a suite whose content differs from its lock (recorded in the manifest)")
     .option("-q, --quiet", "no progress output")
     .option("--no-report", "do not write report.html into the run folder")
+    .addOption(new Option("--split <part>", "which part of the suite's sealed split to run (default: dev when the lock has a split); test and all need --unseal").choices([...SPLIT_NAMES]))
+    .option("--unseal", "allow a run on the sealed test part; it is recorded in the manifest and in the suite's seal-log.jsonl")
+    .option("--chosen-on <run-id>", "with --split test: the dev run(s) the settings were chosen on (recorded; the report compares dev with test)", (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option("--cost <file>", "price each cell with a cost profile (profiles/cost-*.yaml): energy, cost per 1M tokens, per request, per passing task")
     .addHelpText(
       "after",
@@ -79,13 +87,46 @@ Exit codes: 0 completed, 2 bad input, ${EXIT_CELLS_FAILED} some cells failed (th
     });
 }
 
+/**
+ * The part of the suite's sealed split a run uses: dev by default; test (or all, which includes
+ * test) only with --unseal. A suite without a split runs whole, and --split is then an error.
+ */
+function chooseSplit(suiteDir: string, flags: RunFlags): { taskIds: string[]; run: RunSplit } | undefined {
+  if (!existsSync(suiteDir)) return undefined; // runBench reports the missing suite
+  const lock = readLock(suiteDir);
+  const file = join(suiteDir, LOCK_FILE);
+  if (!lock?.split) {
+    if (flags.split || flags.unseal || flags.chosenOn) throw new HeldoutError("no-split", `suite has no sealed split, so --split, --unseal and --chosen-on do not apply; seal one with: heldout freeze ${suiteDir} --split dev=0.3,test=0.7 --seed N`, { file });
+    return undefined;
+  }
+  const name: SplitName = flags.split ?? "dev";
+  if (name !== "dev" && !flags.unseal) {
+    throw new HeldoutError("sealed", `refusing to run the ${name === "test" ? "test split" : "whole suite (it includes the test split)"}: it is sealed. Choose settings on dev first; a look at test must be deliberate: add --unseal (it is recorded in the manifest and in ${join(suiteDir, SEAL_LOG_FILE)}), with --chosen-on <dev-run-id>`, { file });
+  }
+  if (name === "dev" && (flags.unseal || flags.chosenOn)) throw new HeldoutError("invalid-option", "--unseal and --chosen-on go with --split test (or all); a dev run needs neither");
+  const suite = loadSuite(suiteDir);
+  const problem = checkSplit(lock.split, suite);
+  if (problem) throw new HeldoutError("invalid-split", problem, { file });
+  for (const id of flags.chosenOn ?? []) {
+    const path = join(flags.out, id, MANIFEST_FILE);
+    if (!existsSync(path)) throw new HeldoutError("run-not-found", `--chosen-on: no run "${id}" in ${flags.out}`, { file: path });
+    const dev = readJson<RunManifest>(path);
+    if (dev.split?.name !== "dev" || dev.split.hash !== lock.split.hash) throw new HeldoutError("invalid-option", `--chosen-on: run "${id}" is not a run on this split's dev part (its split: ${dev.split ? `${dev.split.name}, hash ${dev.split.hash.slice(0, 12)}…` : "none"})`, { file: path });
+  }
+  const unsealed = name !== "dev";
+  return {
+    taskIds: splitTaskIds(lock.split, suite, name),
+    run: { name, seed: lock.split.seed, hash: lock.split.hash, unsealed, chosenOn: unsealed ? (flags.chosenOn ?? null) : null },
+  };
+}
+
 /** One run of one suite; returns its exit code (0, cells failed, interrupted). */
 async function runOne(flags: RunFlags, retries: number): Promise<number> {
   let inputs: RunInputs = { suiteDir: flags.suite?.[0] ?? DEFAULT_SUITE, modelFiles: flags.model ?? [], profileFile: flags.profile ?? DEFAULT_PROFILE, ...(flags.engine ? { engine: flags.engine } : {}), ...(flags.cost ? { costFile: flags.cost } : {}) };
   let runId = flags.runId;
   if (flags.resume) {
-    if (flags.suite || flags.model || flags.profile || flags.engine || flags.cost || (flags.runId && flags.runId !== flags.resume)) {
-      throw new HeldoutError("invalid-option", "--resume takes the suite, models and profile from the run's manifest; give no --suite, --model, --profile or --run-id with it");
+    if (flags.suite || flags.model || flags.profile || flags.engine || flags.cost || flags.split || flags.unseal || flags.chosenOn || (flags.runId && flags.runId !== flags.resume)) {
+      throw new HeldoutError("invalid-option", "--resume takes the suite, models, profile and split from the run's manifest; give no --suite, --model, --profile, --split, --unseal, --chosen-on or --run-id with it");
     }
     const manifestPath = join(flags.out, flags.resume, MANIFEST_FILE);
     if (!existsSync(manifestPath)) throw new HeldoutError("run-not-found", `no run "${flags.resume}" to resume`, { file: manifestPath });
@@ -94,6 +135,8 @@ async function runOne(flags: RunFlags, retries: number): Promise<number> {
   } else if (inputs.modelFiles.length === 0 && inputs.profileFile === DEFAULT_PROFILE) {
     inputs.modelFiles = DEFAULT_MODELS;
   }
+  const split = flags.resume ? undefined : chooseSplit(inputs.suiteDir, flags);
+  if (split) inputs = { ...inputs, taskIds: split.taskIds };
   if (flags.dryRun) {
     process.stdout.write(`${dryRunText(await loadInputs(inputs))}\n`);
     return 0;
@@ -116,7 +159,25 @@ async function runOne(flags: RunFlags, retries: number): Promise<number> {
     quiet: flags.quiet === true,
     argv: process.argv.slice(2),
     signal: stop.signal,
+    ...(split ? { split: split.run } : {}),
   });
+  if (split?.run.unsealed && outcome.manifest.split?.unsealed && !outcome.resumed) {
+    const suiteDir = inputs.suiteDir;
+    const models = new Map(outcome.manifest.cells.map((c) => [c.modelId, { id: c.modelId, file: c.modelFile, sha256: c.model.sha256 }]));
+    appendSealLog(suiteDir, {
+      time: new Date().toISOString(),
+      runId: outcome.manifest.runId,
+      resultsDir: outcome.dir,
+      split: split.run.name === "all" ? "all" : "test",
+      splitHash: split.run.hash,
+      models: [...models.values()],
+      cells: outcome.manifest.cells.map((c) => ({ id: c.id, modelId: c.modelId, label: c.label, settings: c.settings })),
+      command: outcome.manifest.command,
+      chosenOn: split.run.chosenOn,
+    });
+    const looks = readSealLog(suiteDir).length;
+    process.stderr.write(`heldout: unsealed: ran the test split of ${basename(suiteDir)} (look ${looks} at it; recorded in ${join(suiteDir, SEAL_LOG_FILE)})${looks > 1 ? "; warning: each look at test spends it (see heldout seal-status)" : ""}\n`);
+  }
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
   const report = flags.report === false ? null : reportQuietly(outcome.dir);

@@ -1,5 +1,6 @@
 import { canonicalJson } from "./canonical.js";
 import { definitionContent, taskHash } from "./suite.js";
+import type { SuiteSplit } from "./split.js";
 import type { Suite } from "./types.js";
 
 /**
@@ -14,6 +15,8 @@ export interface SuiteLock {
   frozenAt: string;
   definition: Record<string, unknown>;
   tasks: Record<string, string>;
+  /** A sealed held-out split (`heldout freeze --split`): metadata, not suite content (the hash does not cover it). */
+  split?: SuiteSplit;
 }
 
 export interface LockDiff {

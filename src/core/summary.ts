@@ -1,6 +1,7 @@
 import { adjustComparisons, pairedComparison } from "../stats/paired.js";
 import { mean, percentile } from "./percentile.js";
 import { cellConsistency, outcomesByTask, percentileBounds, rateInterval, type Bounds, type CellConsistency, type RateInterval } from "./summary-stats.js";
+import { calibration, type Calibration } from "./calibration.js";
 import type { CellCost } from "./cost.js";
 import { rankDisagreements, type RankDisagreement } from "./rubric.js";
 import { bootstrapPercentile } from "../stats/intervals.js";
@@ -87,6 +88,8 @@ export interface CellSummary {
   cost?: CellCost;
   /** The suite's rubrics: mean score (0..1) over generations with a 95% bootstrap interval, and how many a gate zeroed. */
   rubrics?: RubricSummary[];
+  /** Confidence against correctness, from token probabilities (core/calibration.ts); null where the engine gives none. */
+  calibration?: Calibration | null;
   error: string | null;
 }
 
@@ -197,6 +200,7 @@ export function summarizeCell(cell: CellInfo, expected: number, records: readonl
     retried: records.filter((r) => (r.attempts ?? 1) > 1).length,
     timed: n === 0 || latency.length > 0 || ran.length === 0,
     ...rubricSummaries(records),
+    calibration: calibration(records),
     error: exec?.error ?? null,
   };
 }

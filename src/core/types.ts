@@ -152,6 +152,8 @@ export interface Generation {
   serverTimings?: Record<string, number>;
   /** Nothing was timed (outputs read from a file): the record's timing figures are null. */
   untimed?: true;
+  /** ln p of each generated token as the engine chose it (node-llama-cpp); absent where the engine gives none. */
+  tokenLogprobs?: number[];
 }
 
 export interface Score {
@@ -188,6 +190,11 @@ export interface RunRecord {
   endpoint: string | null;
   attempts: number;
   serverTimings: Record<string, number> | null;
+  /**
+   * The output's token log-probabilities (natural log): mean and minimum over its tokens. Absent
+   * (never a guess) where the engine gives none: servers, outputs read from a file, empty outputs.
+   */
+  confidence?: { meanLogprob: number; minLogprob: number; tokens: number };
   /** Each of the suite's rubrics: its score (0..1), whether a gate failed, and every criterion. */
   rubrics?: Record<string, import("./rubric.js").RubricResult>;
   /** When its scorer grades after generation (judge, similarity): that spec's key in grades.jsonl. */

@@ -108,6 +108,7 @@ export function summaryTable(summary: Summary, color: boolean, sortBy: SortKey =
   }
   for (const c of cells) if (c.status !== "completed") notes.push(`${c.cellId}: ${c.status}${c.error ? `: ${c.error.split("\n")[0]}` : ""}`);
   for (const c of cells) if (c.timed === false) notes.push(`${c.cellId}: outputs read from a file (backend: outputs): no timings, speed and latency are absent`);
+  notes.push(...calibrationNotes(summary));
   notes.push(...rubricNotes(summary));
   notes.push(...costNotes(summary));
   notes.push(...subjectiveNotes(summary));
@@ -195,6 +196,20 @@ export function rubricNotes(summary: Pick<Summary, "cells" | "rubricDisagreement
       const [hi1, lo1] = p.first === "a" ? [p.a, p.b] : [p.b, p.a];
       lines.push(`    ${d.rubrics[0]} ranks ${hi1} above ${lo1}; ${d.rubrics[1]} the other way`);
     }
+  }
+  return lines;
+}
+
+/** Per cell with token probabilities: ECE, confidently wrong, abstention, and accuracy at half coverage. */
+export function calibrationNotes(summary: Pick<Summary, "cells">): string[] {
+  const cells = summary.cells.filter((c) => c.calibration);
+  if (cells.length === 0) return [];
+  const pct = (v: number | null) => (v === null ? "–" : `${(v * 100).toFixed(1)}%`);
+  const lines = ["calibration (confidence = geometric-mean token probability of the output):"];
+  for (const c of cells) {
+    const k = c.calibration as NonNullable<typeof c.calibration>;
+    const half = k.riskCoverage.find((x) => x.coverage === 0.5);
+    lines.push(`  ${c.cellId}: mean confidence ${k.meanConfidence?.toFixed(3) ?? "–"}, ECE ${k.ece?.toFixed(3) ?? "–"}, confidently wrong (≥ ${k.threshold}) ${pct(k.confidentlyWrong)}, abstained ${pct(k.abstention)}; the most confident half is ${pct(half?.accuracy ?? null)} right (all: ${pct(c.passRate)})`);
   }
   return lines;
 }

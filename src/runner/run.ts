@@ -7,6 +7,7 @@ import type { PlannedCell } from "../core/plan.js";
 import { promptText } from "../core/prompt.js";
 import { cellCost, type CostProfile } from "../core/cost.js";
 import { applyPeopleCriteria, combineRubric, specKey, type Criterion } from "../core/rubric.js";
+import type { RunSplit } from "../core/split.js";
 import { needsExpected } from "../scorers/index.js";
 import { isGraded } from "../scorers/graded.js";
 import { summarize, type CellExecution, type Summary } from "../core/summary.js";
@@ -36,6 +37,8 @@ export interface RunOptions extends RunInputs {
   argv?: string[];
   /** Stops the run cleanly (Ctrl-C): in-flight generations are dropped, finished records kept. */
   signal?: AbortSignal;
+  /** The part of the suite's sealed split this run uses (its tasks are `taskIds`). */
+  split?: RunSplit;
 }
 
 export interface RunManifest {
@@ -53,6 +56,8 @@ export interface RunManifest {
   system: Fingerprint;
   /** The cost profile the figures are priced with (run --cost, or heldout cost later). */
   cost?: CostProfile | null;
+  /** The sealed split's part this run used (dev, or test/all with --unseal), with the split's own hash. */
+  split?: RunSplit;
 }
 
 export interface RunOutcome {
@@ -192,6 +197,7 @@ async function newManifest(runId: string, options: RunOptions, inputs: LoadedInp
     cells: inputs.cells.map((c) => ({ ...c, modelFile: specFile.get(c.modelId) ?? null, model: inputs.resolved.get(c.modelId) as ResolvedModel, determinism: determinismStatus(checks, c) })),
     system: await fingerprint(),
     cost: inputs.cost,
+    ...(options.split ? { split: options.split } : {}),
   };
 }
 
@@ -201,6 +207,8 @@ function checkResumable(manifest: RunManifest, inputs: LoadedInputs, runId: stri
   const refuse = (why: string) => {
     throw new HeldoutError("run-exists", `run "${runId}" cannot be resumed: ${why}; choose another --run-id for a new run`, { file });
   };
+  const splitNow = inputs.frozen.state === "frozen" ? inputs.frozen.lock.split?.hash : undefined;
+  if (manifest.split && manifest.split.hash !== splitNow) refuse(`the suite's sealed split changed (split hash ${manifest.split.hash.slice(0, 12)}… then, ${splitNow ? `${splitNow.slice(0, 12)}…` : "none"} now)`);
   if (manifest.suite.hash !== inputs.suite.hash) refuse(`the suite's content changed (hash ${manifest.suite.hash.slice(0, 12)}… then, ${inputs.suite.hash.slice(0, 12)}… now)`);
   for (const c of manifest.cells) {
     const now = inputs.resolved.get(c.modelId);
@@ -568,6 +576,7 @@ function toRecord(dir: string, suite: Suite, cell: PlannedCell, task: Task, samp
     endpoint: g.endpoint ?? null,
     attempts: g.attempts ?? 1,
     serverTimings: g.serverTimings ?? null,
+    ...(g.tokenLogprobs?.length ? { confidence: { meanLogprob: g.tokenLogprobs.reduce((a, b) => a + b, 0) / g.tokenLogprobs.length, minLogprob: Math.min(...g.tokenLogprobs), tokens: g.tokenLogprobs.length } } : {}),
   };
 }
 

@@ -1,4 +1,4 @@
-import { NO_AREA, type CellExecution, type CellSummary } from "../../core/summary.js";
+import { NO_AREA, type CellExecution, type CellSummary, type Summary } from "../../core/summary.js";
 import type { RunRecord } from "../../core/types.js";
 import type { LoadedRun } from "../../store/runs.js";
 import { formatBytes, formatMoney, formatMs, formatNumber, formatRate, shortName } from "../table.js";
@@ -18,6 +18,8 @@ export interface RunReportInput {
   /** Expected answers by task id; null when the suite is not at hand (`expectedNote` says why). */
   expected: Map<string, string> | null;
   expectedNote: string | null;
+  /** For a test run of a sealed split: the dev runs its settings were chosen on (manifest split.chosenOn). */
+  devRuns?: { runId: string; summary: Summary }[];
 }
 
 /** At most this many cells get a curve in the distribution plots (the best per model first). */
@@ -39,6 +41,7 @@ export function runReportHtml(input: RunReportInput): string {
     summarySection(input),
     plotsSection(cells, recordsByCell, colorOf),
     comparisonsSection(input),
+    devTestSection(input),
     ratingsSection(input),
     rubricsSection(input),
     costSection(input),
@@ -57,6 +60,7 @@ function header({ run }: RunReportInput): string {
     ["date", m.createdAt ?? ""],
     ["command", (m.command ?? []).join(" ")],
     ["suite", `${s.suite.name}: ${s.suite.tasks} tasks, sha256 ${s.suite.hash}${m.suite?.frozen === false ? " (NOT frozen)" : ""}`],
+    ["split", m.split ? `${m.split.name} of the sealed split (seed ${m.split.seed}, split sha256 ${m.split.hash.slice(0, 12)}…)${m.split.unsealed ? `; UNSEALED test run${m.split.chosenOn?.length ? `, settings chosen on dev run(s) ${m.split.chosenOn.join(", ")}` : ", no dev run given for the chosen settings"}` : ""}` : ""],
     ["profile", m.profile ? `${m.profile.name}${m.profile.file ? ` (${m.profile.file})` : ""}${m.profile.swept?.length ? `; swept: ${m.profile.swept.join(", ")}` : ""}` : ""],
     ["cpu", sys ? `${sys.cpu.manufacturer} ${sys.cpu.brand}, ${sys.cpu.cores} logical / ${sys.cpu.physicalCores} physical cores${sys.cpu.speedGHz ? `, ${sys.cpu.speedGHz} GHz` : ""}` : ""],
     ["memory", sys ? formatBytes(sys.memory.totalBytes) : ""],
@@ -194,6 +198,14 @@ function plotsSection(cells: readonly CellSummary[], recordsByCell: Map<string, 
     figures.push(figure(heatmap({ kind: "area-heatmap", rows: cells.map(cellName), cols: areas, values, rowTitle: "cell", colTitle: label, tips }), "Pass rate per area and cell."));
   }
   figures.push(...samplingHeatmaps(cells));
+  const calibrated = curves.filter((c) => c.calibration);
+  if (calibrated.length > 0) {
+    const series: Series[] = calibrated.map((c) => ({ name: cellName(c), color: colorOf(c.modelId), points: (c.calibration?.riskCoverage ?? []).filter((x) => x.accuracy !== null).map((x): [number, number] => [x.coverage, x.accuracy as number]) }));
+    figures.push(figure(linePlot({ kind: "risk-coverage", series, xLabel: "coverage: share of answers kept, most confident first", yLabel: "pass rate of the answers kept", yDomain: [0, 1] }), "Risk–coverage: accuracy when the least confident answers are set aside (confidence: geometric-mean token probability)."));
+    const rel: Series[] = calibrated.map((c) => ({ name: cellName(c), color: colorOf(c.modelId), points: (c.calibration?.bins ?? []).filter((b) => b.n > 0 && b.confidence !== null).map((b): [number, number] => [b.confidence as number, b.accuracy as number]) }));
+    rel.push({ name: "perfect calibration", color: "#999", points: [[0, 0], [1, 1]] });
+    figures.push(figure(linePlot({ kind: "reliability", series: rel, xLabel: "confidence (bin mean)", yLabel: "pass rate in the bin", yDomain: [0, 1] }), `Reliability: pass rate against confidence in 10 bins. ${calibrated.map((c) => `${cellName(c)}: ECE ${c.calibration?.ece?.toFixed(3)}, confidently wrong ${((c.calibration?.confidentlyWrong ?? 0) * 100).toFixed(1)}%`).join("; ")}.`));
+  }
   return `<section id="plots"><h2>Plots</h2><div class="plots">${figures.join("\n")}</div></section>`;
 }
 
@@ -253,6 +265,30 @@ function comparisonsSection({ run }: RunReportInput): string {
   }));
   const base = list[0]?.baseline ?? "";
   return `<section id="comparisons"><h2>Comparisons</h2><p class="note">Every cell against the baseline, ${escapeHtml(name.get(base) ?? base)}, paired on the same tasks (exact McNemar test; the interval is a paired bootstrap)${list.length > 1 ? "; p adjusted by Holm over these comparisons" : ""}.</p>${sortableTable("comparisons-table", headers, rows)}</section>`;
+}
+
+/** A sealed split's test run beside the dev runs its settings were chosen on: overfitting to dev shows as a drop. */
+function devTestSection({ run, devRuns }: RunReportInput): string {
+  if (!devRuns?.length || !run.manifest.split?.unsealed) return "";
+  const rows = run.summary.cells.flatMap((c) => {
+    const dev = devRuns.flatMap((d) => d.summary.cells.filter((x) => x.cellId === c.cellId).map((x) => ({ id: d.runId, cell: x })))[0];
+    if (!dev) return [];
+    const diff = c.passRate !== null && dev.cell.passRate !== null ? c.passRate - dev.cell.passRate : null;
+    return [
+      {
+        cells: [
+          text(cellName(c)),
+          text(dev.id),
+          num(dev.cell.passRate, `${formatRate(dev.cell.passRate)} (n ${dev.cell.n})`),
+          num(c.passRate, `${formatRate(c.passRate)} (n ${c.n})`),
+          num(diff, diff === null ? "–" : `${diff >= 0 ? "+" : ""}${(diff * 100).toFixed(1)} pts`),
+        ],
+      },
+    ];
+  });
+  if (rows.length === 0) return "";
+  const headers = [{ label: "cell", text: true }, { label: "dev run", text: true }, { label: "pass on dev" }, { label: "pass on test" }, { label: "test − dev" }];
+  return `<section id="dev-test"><h2>Dev vs test</h2><p class="note">The settings were chosen on the dev split; this run is the sealed test split. A large drop means the choice fitted dev's noise.</p>${sortableTable("dev-test-table", headers, rows)}</section>`;
 }
 
 /** People's blind ratings (heldout rate): mean scores per cell and area, Bradley–Terry strengths, agreement. */

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { HeldoutError } from "../../core/errors.js";
+import type { Summary } from "../../core/summary.js";
 import type { JsonValue } from "../../core/types.js";
 import { readJson, RunStore, SUMMARY_FILE } from "../../store/results.js";
 import { loadRun } from "../../store/runs.js";
@@ -32,7 +33,12 @@ export function writeReport(run: string, options: { resultsRoot?: string; out?: 
 function runReport(dir: string): string {
   const run = loadRun(dir);
   const { expected, note } = expectedAnswers(run.manifest.suite?.dir, run.summary.suite.hash);
-  return runReportHtml({ run, executions: new RunStore(dir, true).cells(), expected, expectedNote: note });
+  // A sealed split's test run: the dev runs it names, beside it in the results root.
+  const devRuns = (run.manifest.split?.chosenOn ?? []).flatMap((id) => {
+    const file = join(dirname(resolve(dir)), id, SUMMARY_FILE);
+    return existsSync(file) ? [{ runId: id, summary: readJson<Summary>(file) }] : [];
+  });
+  return runReportHtml({ run, executions: new RunStore(dir, true).cells(), expected, expectedNote: note, devRuns });
 }
 
 /** The suite's expected answers, only when the suite on disk is the one the run used (same hash). */
