@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { calibration } from "../src/core/calibration.js";
+import { calibration, thresholdOnDev } from "../src/core/calibration.js";
 import type { Summary } from "../src/core/summary.js";
 import type { RunRecord } from "../src/core/types.js";
 import { heldout, readJsonl, tempDir } from "./helpers/cli.js";
@@ -24,6 +24,16 @@ describe("calibration (pure)", () => {
     expect(k.abstention).toBeCloseTo(1 / 6, 12);
     expect(k.riskCoverage.find((x) => x.coverage === 0.5)).toMatchObject({ n: 3, accuracy: 1 });
     expect(k.riskCoverage.at(-1)).toMatchObject({ n: 6, accuracy: 4 / 6 });
+  });
+
+  it("chooses the confidence threshold on dev: the lowest level above which 95% of dev answers are right", () => {
+    const dev = [rec(0.99, true), rec(0.97, true), rec(0.93, true), rec(0.9, false), rec(0.85, true), rec(0.6, false)];
+    expect(thresholdOnDev(dev)).toBe(0.93); // 3/3 at ≥ 0.93; 3/4 at ≥ 0.9
+    expect(thresholdOnDev(dev, 0.7)).toBe(0.85); // 4/5 ≥ 0.7; 4/6 is not
+    expect(thresholdOnDev([rec(0.9, false)])).toBe(1);
+    const k = calibration([rec(0.95, false), rec(0.92, false)], 0.93, "chosen on dev run d");
+    expect(k?.confidentlyWrong).toBeCloseTo(0.5, 12);
+    expect(k?.thresholdSource).toBe("chosen on dev run d");
   });
 
   it("is absent, not guessed, without token probabilities", () => {

@@ -166,6 +166,9 @@ describe("llama-server through the OpenAI-compatible backend", () => {
       const e = (embedded as Map<string, RunRecord>).get(task) as RunRecord;
       expect(s.output, task).toBe(e.output);
       expect(s.completionTokens, task).toBe(e.completionTokens);
+      // llama-server's token log-probabilities agree with node-llama-cpp's for the same tokens.
+      expect(s.confidence?.tokens, task).toBe(e.confidence?.tokens);
+      expect(Math.abs((s.confidence?.meanLogprob as number) - (e.confidence?.meanLogprob as number)), task).toBeLessThan(1e-3);
       if (s.finishReason === "eos") eos++;
     }
     expect(eos).toBeGreaterThan(900); // "61" then end-of-sequence: the case llama-server counts one more

@@ -118,6 +118,9 @@ describe("runs on a sealed split", () => {
     const html = readFileSync(join(out, "test1", "report.html"), "utf8");
     expect(html).toContain('<section id="dev-test">');
     expect(html).toMatch(/<td class="text">dev1<\/td>/);
+    // "Confidently wrong" on test uses the confidence level chosen on dev.
+    const summary = JSON.parse(readFileSync(join(out, "test1", "summary.json"), "utf8")) as Summary;
+    expect(summary.cells[0]?.calibration?.thresholdSource).toMatch(/^chosen on dev run dev1/);
   });
 
   it("--chosen-on must name a dev run", () => {

@@ -90,7 +90,10 @@ export class OpenAIBackend implements Backend {
     };
     const chat = server.api === "chat";
     const messages = [...(request.prompt.system ? [{ role: "system", content: request.prompt.system }] : []), { role: "user", content: request.prompt.text }];
-    const body = chat ? { ...common, messages } : { ...common, prompt: request.prompt.text };
+    // llama-server (found by its /tokenize) returns each token's log-probability on request: the
+    // completions API takes a count, the chat API a flag. Other servers are not asked.
+    const logprobs = this.tokenizer ? (chat ? { logprobs: true, top_logprobs: 1 } : { logprobs: 1 }) : {};
+    const body = chat ? { ...common, ...logprobs, messages } : { ...common, ...logprobs, prompt: request.prompt.text };
     const timeout = AbortSignal.timeout(Math.min(server.requestTimeoutMs, request.timeoutMs));
     const signal = AbortSignal.any([outer, timeout]);
     const startMs = performance.now();
@@ -98,6 +101,7 @@ export class OpenAIBackend implements Backend {
     let lastTokenMs: number | undefined;
     let text = "";
     let chunks = 0;
+    const tokenLogprobs: number[] = [];
     let usage: { prompt_tokens?: number; completion_tokens?: number } | undefined;
     let finish: string | undefined;
     let timings: Record<string, number> | undefined;
@@ -126,6 +130,7 @@ export class OpenAIBackend implements Backend {
           text += piece;
           chunks++;
         }
+        for (const item of choice?.logprobs?.content ?? []) if (typeof item.logprob === "number") tokenLogprobs.push(item.logprob);
         if (choice?.finish_reason) finish = choice.finish_reason;
         if (event.usage) usage = event.usage;
         if (event.timings) timings = event.timings;
@@ -152,6 +157,8 @@ export class OpenAIBackend implements Backend {
     const promptTokens = usage?.prompt_tokens ?? timings?.prompt_n;
     if (request.prompt.tokenIds.length === 0 && promptTokens !== undefined) generation.promptTokens = promptTokens;
     if (timings) generation.serverTimings = pickNumbers(timings);
+    // One per output token (end-of-sequence, which streams no text, is not among them).
+    if (tokenLogprobs.length > 0) generation.tokenLogprobs = tokenLogprobs.slice(0, generation.completionTokens || tokenLogprobs.length);
     return generation;
   }
 
@@ -189,7 +196,7 @@ export class OpenAIBackend implements Backend {
 }
 
 interface StreamEvent {
-  choices?: { text?: string; delta?: { content?: string }; finish_reason?: string | null }[];
+  choices?: { text?: string; delta?: { content?: string }; finish_reason?: string | null; logprobs?: { content?: { logprob?: number }[] } | null }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number };
   timings?: Record<string, number>;
   error?: unknown;

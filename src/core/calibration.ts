@@ -21,6 +21,8 @@ export interface Calibration {
   /** Σ (n_bin ÷ n) × |accuracy_bin − confidence_bin|. */
   ece: number | null;
   threshold: number;
+  /** Where the threshold came from: the default, or chosen on a dev run (a sealed split's test run). */
+  thresholdSource: string;
   /** Failed answers with confidence ≥ threshold, ÷ all answers with a confidence. */
   confidentlyWrong: number | null;
   /** Answers matching an "I don't know" pattern, ÷ all answers. */
@@ -29,7 +31,24 @@ export interface Calibration {
   riskCoverage: { coverage: number; accuracy: number | null; n: number }[];
 }
 
-export function calibration(records: readonly RunRecord[], threshold = CONFIDENT): Calibration | null {
+/**
+ * A threshold chosen on dev: the lowest confidence above which the dev answers are at least
+ * `precision` right (so "confident" means what it meant on dev); 1 when no such level exists.
+ */
+export function thresholdOnDev(dev: readonly RunRecord[], precision = 0.95): number | null {
+  const xs = dev.filter((r) => r.finishReason !== "error" && r.confidence).map((r) => ({ c: Math.exp((r.confidence as NonNullable<RunRecord["confidence"]>).meanLogprob), pass: r.score.pass }));
+  if (xs.length === 0) return null;
+  xs.sort((a, b) => b.c - a.c);
+  let passed = 0;
+  let best = 1;
+  xs.forEach((x, i) => {
+    if (x.pass) passed++;
+    if (passed / (i + 1) >= precision) best = x.c;
+  });
+  return best;
+}
+
+export function calibration(records: readonly RunRecord[], threshold = CONFIDENT, thresholdSource = `fixed at ${CONFIDENT}`): Calibration | null {
   const scored = records.filter((r) => r.finishReason !== "error");
   const withConf = scored.filter((r) => r.confidence).map((r) => ({ c: Math.exp((r.confidence as NonNullable<RunRecord["confidence"]>).meanLogprob), pass: r.score.pass }));
   if (withConf.length === 0) return null;
@@ -58,6 +77,7 @@ export function calibration(records: readonly RunRecord[], threshold = CONFIDENT
     bins,
     ece,
     threshold,
+    thresholdSource,
     confidentlyWrong: withConf.filter((x) => x.c >= threshold && !x.pass).length / n,
     abstention: scored.length ? scored.filter((r) => ABSTAIN_PATTERNS.some((p) => p.test(r.output))).length / scored.length : null,
     riskCoverage,

@@ -209,7 +209,7 @@ export function calibrationNotes(summary: Pick<Summary, "cells">): string[] {
   for (const c of cells) {
     const k = c.calibration as NonNullable<typeof c.calibration>;
     const half = k.riskCoverage.find((x) => x.coverage === 0.5);
-    lines.push(`  ${c.cellId}: mean confidence ${k.meanConfidence?.toFixed(3) ?? "–"}, ECE ${k.ece?.toFixed(3) ?? "–"}, confidently wrong (≥ ${k.threshold}) ${pct(k.confidentlyWrong)}, abstained ${pct(k.abstention)}; the most confident half is ${pct(half?.accuracy ?? null)} right (all: ${pct(c.passRate)})`);
+    lines.push(`  ${c.cellId}: mean confidence ${k.meanConfidence?.toFixed(3) ?? "–"}, ECE ${k.ece?.toFixed(3) ?? "–"}, confidently wrong (≥ ${Number(k.threshold.toPrecision(3))}${k.thresholdSource?.startsWith("chosen on dev") ? ", chosen on dev" : ""}) ${pct(k.confidentlyWrong)}, abstained ${pct(k.abstention)}; the most confident half is ${pct(half?.accuracy ?? null)} right (all: ${pct(c.passRate)})`);
   }
   return lines;
 }

@@ -1,10 +1,11 @@
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { LoadTarget, PreparedPrompt } from "../backends/backend.js";
 import { HeldoutError } from "../core/errors.js";
 import { measureGeneration } from "../core/measures.js";
 import type { PlannedCell } from "../core/plan.js";
 import { promptText } from "../core/prompt.js";
+import { calibration, thresholdOnDev } from "../core/calibration.js";
 import { cellCost, type CostProfile } from "../core/cost.js";
 import { applyPeopleCriteria, combineRubric, specKey, type Criterion } from "../core/rubric.js";
 import type { RunSplit } from "../core/split.js";
@@ -15,7 +16,7 @@ import { effectiveRatings, subjectiveQuality } from "../core/subjective.js";
 import { readRatings } from "../rate/ratings.js";
 import type { Generation, ModelSpec, RunRecord, Suite, Task } from "../core/types.js";
 import type { ResolvedModel } from "../store/models.js";
-import { MANIFEST_FILE, readJson, RunStore, SUMMARY_FILE, writeJsonAtomic } from "../store/results.js";
+import { MANIFEST_FILE, readJson, RECORDS_FILE, RunStore, SUMMARY_FILE, writeJsonAtomic } from "../store/results.js";
 import { fingerprint, type Fingerprint } from "../system/fingerprint.js";
 import { startPowerMeter, type EnergyReading } from "../system/power.js";
 import { findDeterminismCheck, readChecks, type DeterminismCheck, type DeterminismStatus } from "../store/checks.js";
@@ -241,6 +242,17 @@ export function writeSummary(store: RunStore, manifest: RunManifest): Summary {
     ],
   );
   if (manifest.cost) priceCells(summary, manifest, store.cells());
+  // A sealed split's test run: "confident" is the level chosen on the dev run(s) its settings came from.
+  for (const id of manifest.split?.chosenOn ?? []) {
+    const devDir = join(dirname(resolve(store.dir)), id);
+    if (!existsSync(join(devDir, RECORDS_FILE))) continue;
+    const dev = new RunStore(devDir, true).scoredRecords();
+    for (const c of summary.cells) {
+      const t = thresholdOnDev(dev.filter((r) => r.cellId === c.cellId));
+      if (t !== null && c.calibration) c.calibration = calibration(records.filter((r) => r.cellId === c.cellId), t, `chosen on dev run ${id}: the lowest confidence above which 95% of its answers are right`);
+    }
+    break;
+  }
   if (ratings.length > 0) summary.subjective = subjectiveQuality(ratings, summary.cells);
   writeJsonAtomic(store.path(SUMMARY_FILE), summary);
   return summary;
