@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { calibration, thresholdOnDev } from "../src/core/calibration.js";
+import { abstains, calibration, thresholdOnDev } from "../src/core/calibration.js";
 import type { Summary } from "../src/core/summary.js";
 import type { RunRecord } from "../src/core/types.js";
 import { heldout, readJsonl, tempDir } from "./helpers/cli.js";
@@ -36,8 +36,17 @@ describe("calibration (pure)", () => {
     expect(k?.thresholdSource).toBe("chosen on dev run d");
   });
 
-  it("is absent, not guessed, without token probabilities", () => {
-    expect(calibration([{ ...rec(0.5, true), confidence: undefined } as RunRecord])).toBeNull();
+  it("without token probabilities the confidence figures are absent, not guessed; abstention still counts", () => {
+    const k = calibration([{ ...rec(0.5, true), confidence: undefined } as RunRecord, { ...rec(0.5, false, "no idea"), confidence: undefined } as RunRecord]);
+    expect(k).toMatchObject({ n: 0, ece: null, meanConfidence: null, confidentlyWrong: null, abstention: 0.5 });
+    expect(calibration([])).toBeNull();
+  });
+
+  it("a suite's own abstain patterns replace the built-in ones", () => {
+    expect(abstains("¯\\_(ツ)_/¯ pass")).toBe(false);
+    expect(abstains("PASS on this one", ["^pass\\b"])).toBe(true);
+    expect(abstains("I don't know", ["^pass\\b"])).toBe(false);
+    expect(abstains("I don't know")).toBe(true);
   });
 });
 

@@ -242,7 +242,7 @@ describe("parseSuite: errors in suite.yaml name the file, the line and the field
 
   it("an unknown suite field", () => {
     const e = only(() => parse(`${SUITE}max_tokens: 8\n`, TASKS));
-    expect(e.format()).toBe(`${F}:5: field "max_tokens": unknown field; known fields: name, description, prompt, scorer, maxTokens, chatTemplate, rubrics`);
+    expect(e.format()).toBe(`${F}:5: field "max_tokens": unknown field; known fields: name, description, prompt, scorer, maxTokens, chatTemplate, rubrics, abstain`);
   });
 
   it("maxTokens of the wrong type or range", () => {

@@ -1,5 +1,6 @@
 import type { LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { resolveThreads } from "../backends/llama.js";
+import { tokenLogProbs } from "../backends/token-logprobs.js";
 import { getEngine } from "../backends/llama-engine.js";
 import { HeldoutError } from "../core/errors.js";
 import type { RuntimeSettings } from "../core/types.js";
@@ -86,34 +87,8 @@ export function tokenizeAsRun(model: LlamaModel, text: string): { bos: Token[]; 
   return { bos: [], tokens };
 }
 
-/**
- * log p(tokens[i] | BOS, tokens[<i]) for every text token (natural log). The first token is
- * conditioned on BOS; a model without BOS gives no probability for its first token, so the list
- * then starts at the second.
- */
-export async function tokenLogProbs(sequence: LlamaContextSequence, bos: readonly Token[], tokens: readonly Token[]): Promise<number[]> {
-  const all = [...bos, ...tokens];
-  if (all.length < 2) return [];
-  await sequence.clearHistory();
-  // Full-vocabulary raw logits per position: a filtered request (target + max) was seen to give
-  // wrong values in 3.22.1, so the log-softmax is computed here from every logit.
-  const input = all.map((token, i) => (i + 1 < all.length ? ([token, { generateNext: { logits: true } }] as [Token, { generateNext: { logits: true } }]) : token));
-  const out = await sequence.controlledEvaluate(input);
-  const logProbs: number[] = [];
-  for (let i = 0; i + 1 < all.length; i++) {
-    const logits = out[i]?.next.logits;
-    const target = all[i + 1] as Token;
-    if (!logits) throw new Error(`node-llama-cpp returned no logits for position ${i}`);
-    let max = Number.NEGATIVE_INFINITY;
-    for (const v of logits.values()) if (v > max) max = v;
-    let sum = 0;
-    for (const v of logits.values()) sum += Math.exp(v - max);
-    const logit = logits.get(target);
-    if (logit === undefined) throw new Error(`node-llama-cpp returned no logit for token ${target}`);
-    logProbs.push(logit - max - Math.log(sum));
-  }
-  return logProbs;
-}
+/** Per-token log-probabilities from full-vocabulary logits (shared with the likelihood scorer). */
+export { tokenLogProbs };
 
 /** The greedy continuation of BOS + prefix, up to maxTokens, stopping at end-of-generation. */
 export async function greedyContinuation(model: LlamaModel, sequence: LlamaContextSequence, bos: readonly Token[], prefix: readonly Token[], maxTokens: number): Promise<Token[]> {

@@ -51,7 +51,10 @@ export function thresholdOnDev(dev: readonly RunRecord[], precision = 0.95): num
 export function calibration(records: readonly RunRecord[], threshold = CONFIDENT, thresholdSource = `fixed at ${CONFIDENT}`): Calibration | null {
   const scored = records.filter((r) => r.finishReason !== "error");
   const withConf = scored.filter((r) => r.confidence).map((r) => ({ c: Math.exp((r.confidence as NonNullable<RunRecord["confidence"]>).meanLogprob), pass: r.score.pass }));
-  if (withConf.length === 0) return null;
+  if (scored.length === 0) return null;
+  const abstention = scored.filter((r) => r.abstained ?? abstains(r.output)).length / scored.length;
+  // Without token probabilities (servers without them, outputs from a file) only abstention is known.
+  if (withConf.length === 0) return { n: 0, meanConfidence: null, bins: [], ece: null, threshold, thresholdSource, confidentlyWrong: null, abstention, riskCoverage: [] };
   const n = withConf.length;
   const bins = Array.from({ length: 10 }, (_, i) => {
     const [low, high] = [i / 10, (i + 1) / 10];
@@ -79,7 +82,12 @@ export function calibration(records: readonly RunRecord[], threshold = CONFIDENT
     threshold,
     thresholdSource,
     confidentlyWrong: withConf.filter((x) => x.c >= threshold && !x.pass).length / n,
-    abstention: scored.length ? scored.filter((r) => ABSTAIN_PATTERNS.some((p) => p.test(r.output))).length / scored.length : null,
+    abstention,
     riskCoverage,
   };
+}
+
+/** Whether an answer abstains: the suite's patterns (case-insensitive) when it has any, else ABSTAIN_PATTERNS. */
+export function abstains(output: string, patterns?: readonly string[]): boolean {
+  return patterns?.length ? patterns.some((p) => new RegExp(p, "i").test(output)) : ABSTAIN_PATTERNS.some((p) => p.test(output));
 }

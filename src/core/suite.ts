@@ -10,7 +10,7 @@ import type { JsonValue, ScorerSpec, Suite, SuiteDefinition, Task } from "./type
  * A suite is a directory with `suite.yaml` (the definition) and `tasks.jsonl` (one task a line).
  */
 
-export const SUITE_FIELDS = ["name", "description", "prompt", "scorer", "maxTokens", "chatTemplate", "rubrics"] as const;
+export const SUITE_FIELDS = ["name", "description", "prompt", "scorer", "maxTokens", "chatTemplate", "rubrics", "abstain"] as const;
 export const TASK_FIELDS = ["id", "vars", "expected", "area", "tags", "scorer"] as const;
 
 export interface SuiteSources {
@@ -54,6 +54,17 @@ function parseDefinition(src: SuiteSources, problems: Problems): SuiteDefinition
   if (scorer) {
     // Expectation checks belong to each task; here only the options themselves are checked.
     for (const p of validateScorer(scorer, true).filter((p) => p.field !== "expected")) r.fail(`scorer.${p.field}`, p.message);
+  }
+  if (r.has("abstain")) {
+    const patterns = r.stringList("abstain", []);
+    for (const [i, p] of patterns.entries()) {
+      try {
+        new RegExp(p, "i");
+      } catch (error) {
+        r.fail(`abstain.${i}`, `not a valid regular expression: ${(error as Error).message}`);
+      }
+    }
+    def.abstain = patterns;
   }
   if (r.has("rubrics")) {
     const rubrics = readRubrics(r);
@@ -199,8 +210,9 @@ export function definitionContent(def: SuiteDefinition): Record<string, unknown>
     scorer: def.scorer,
     maxTokens: def.maxTokens,
     chatTemplate: def.chatTemplate,
-    // Only when present: suites without rubrics keep the hash they always had.
+    // Only when present: suites without rubrics or abstain patterns keep the hash they always had.
     ...(def.rubrics ? { rubrics: def.rubrics } : {}),
+    ...(def.abstain ? { abstain: def.abstain } : {}),
   };
 }
 

@@ -32,6 +32,8 @@ export interface SuiteDefinition {
   chatTemplate: "auto" | "never" | "always";
   /** Named rubrics: weighted criteria, each a scorer (core/rubric.ts). */
   rubrics?: import("./rubric.js").Rubric[];
+  /** Regular expressions (case-insensitive) of answers that abstain ("I don't know"); unset: the built-in list. */
+  abstain?: string[];
 }
 
 export interface Suite extends SuiteDefinition {
@@ -197,6 +199,8 @@ export interface RunRecord {
   confidence?: { meanLogprob: number; minLogprob: number; tokens: number };
   /** Each of the suite's rubrics: its score (0..1), whether a gate failed, and every criterion. */
   rubrics?: Record<string, import("./rubric.js").RubricResult>;
+  /** The output says it does not know (the suite's `abstain` patterns, else the built-in ones). */
+  abstained?: boolean;
   /** When its scorer grades after generation (judge, similarity): that spec's key in grades.jsonl. */
   gradedSpec?: string;
   /** Set when a grading model (judge, similarity) scored it: where `score` came from. */

@@ -202,7 +202,7 @@ export function rubricNotes(summary: Pick<Summary, "cells" | "rubricDisagreement
 
 /** Per cell with token probabilities: ECE, confidently wrong, abstention, and accuracy at half coverage. */
 export function calibrationNotes(summary: Pick<Summary, "cells">): string[] {
-  const cells = summary.cells.filter((c) => c.calibration);
+  const cells = summary.cells.filter((c) => c.calibration && (c.calibration.n > 0 || (c.calibration.abstention ?? 0) > 0));
   if (cells.length === 0) return [];
   const pct = (v: number | null) => (v === null ? "–" : `${(v * 100).toFixed(1)}%`);
   const lines = ["calibration (confidence = geometric-mean token probability of the output):"];

@@ -5,7 +5,7 @@ import { HeldoutError } from "../core/errors.js";
 import { measureGeneration } from "../core/measures.js";
 import type { PlannedCell } from "../core/plan.js";
 import { promptText } from "../core/prompt.js";
-import { calibration, thresholdOnDev } from "../core/calibration.js";
+import { abstains, calibration, thresholdOnDev } from "../core/calibration.js";
 import { cellCost, type CostProfile } from "../core/cost.js";
 import { applyPeopleCriteria, combineRubric, specKey, type Criterion } from "../core/rubric.js";
 import type { RunSplit } from "../core/split.js";
@@ -531,6 +531,7 @@ async function scoreAndWrite(g: GroupContext, cell: PlannedCell, results: { task
     const got = byResult.get(r);
     const record = toRecord(g.store.dir, g.suite, cell, r.task, r.sample, r.prompt.text, r.generation, got?.[0] ?? { pass: false, value: 0, reason: `generation failed: ${r.generation.error}` });
     if (isGraded(own(r.task))) record.gradedSpec = specKey(own(r.task));
+    if (!r.generation.error) record.abstained = abstains(record.output, g.suite.abstain);
     if (g.suite.rubrics?.length) {
       let at = 1;
       record.rubrics = Object.fromEntries(

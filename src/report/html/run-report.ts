@@ -198,7 +198,7 @@ function plotsSection(cells: readonly CellSummary[], recordsByCell: Map<string, 
     figures.push(figure(heatmap({ kind: "area-heatmap", rows: cells.map(cellName), cols: areas, values, rowTitle: "cell", colTitle: label, tips }), "Pass rate per area and cell."));
   }
   figures.push(...samplingHeatmaps(cells));
-  const calibrated = curves.filter((c) => c.calibration);
+  const calibrated = curves.filter((c) => c.calibration && c.calibration.n > 0);
   if (calibrated.length > 0) {
     const series: Series[] = calibrated.map((c) => ({ name: cellName(c), color: colorOf(c.modelId), points: (c.calibration?.riskCoverage ?? []).filter((x) => x.accuracy !== null).map((x): [number, number] => [x.coverage, x.accuracy as number]) }));
     figures.push(figure(linePlot({ kind: "risk-coverage", series, xLabel: "coverage: share of answers kept, most confident first", yLabel: "pass rate of the answers kept", yDomain: [0, 1] }), "Risk–coverage: accuracy when the least confident answers are set aside (confidence: geometric-mean token probability)."));
