@@ -9,7 +9,7 @@ const fields = (spec: ScorerSpec, hasExpected = true, expected?: JsonValue): str
 describe("SCORER_TYPES and unknown types", () => {
   it("lists every scorer, alias included", () => {
     expect([...SCORER_TYPES].sort()).toEqual(
-      ["choice", "contains", "exact", "json", "judge", "normalised", "normalized", "numeric", "regex", "similarity", "leak", "injection", "refusal", "code"].sort(),
+      ["choice", "contains", "exact", "json", "judge", "normalised", "normalized", "numeric", "regex", "similarity", "leak", "injection", "refusal", "code", "likelihood"].sort(),
     );
   });
 
@@ -25,6 +25,7 @@ describe("SCORER_TYPES and unknown types", () => {
       choice: [{ type: "choice", choices: ["A", "B"] }, "A"],
       judge: [{ type: "judge", model: "models/judge.yaml", rubric: "correct and complete" }, "x"],
       similarity: [{ type: "similarity", model: "models/embed.yaml", threshold: 0.8 }, "x"],
+      likelihood: [{ type: "likelihood", choices: ["A", "B"], normalise: false }, "B"],
       code: [{ type: "code", language: "python" }, ["assert add(1, 2) == 3"]],
       leak: [{ type: "leak" }, "ZEBRA-4471"],
       injection: [{ type: "injection" }, "PWNED-7731"],

@@ -71,6 +71,17 @@ export interface LoadTarget {
   server?: ServerSettings;
 }
 
+/** One continuation's log-likelihood given a prompt (the `likelihood` scorer). */
+export interface ContinuationLogprob {
+  /** The text scored after the prompt: the choice, with a separating space where one is needed. */
+  text: string;
+  /** Sum of ln p over the continuation's tokens, each given the prompt and the tokens before it. */
+  logprob: number;
+  tokens: number;
+  /** True when the prompt's tokens are a prefix of prompt + continuation tokenized together (else the continuation was tokenized alone). */
+  aligned: boolean;
+}
+
 export interface Backend {
   readonly kind: string;
   /** Loads the model (or checks the servers have it); model-level settings apply until unload. */
@@ -82,6 +93,12 @@ export interface Backend {
   preparePrompt(text: string, chatTemplate: "auto" | "never" | "always", system?: string | null): Promise<PreparedPrompt>;
   /** Embedding vectors of each text (the similarity scorer); engines without embeddings leave it out. */
   embed?(texts: string[]): Promise<number[][]>;
+  /**
+   * The log-likelihood of each continuation after the prompt (its exact token ids, BOS included;
+   * empty: tokenize `text` as a run does without a chat template). Engines without token
+   * probabilities leave it out.
+   */
+  continuationLogprobs?(prompt: { text: string; tokenIds: number[] }, continuations: string[]): Promise<ContinuationLogprob[]>;
   /**
    * Generates every request, `context.parallel` at a time, calling `onResult` as each finishes. A
    * failed request is a Generation with `error` set, never a thrown exception. When `signal`

@@ -1,10 +1,11 @@
 import { LlamaText, resolveChatWrapper, type ChatHistoryItem, type GbnfJsonSchema, type GgmlType, type LlamaContext, type LlamaContextSequence, type LlamaEmbeddingContext, type LlamaGrammar, type LlamaModel, type Token } from "node-llama-cpp";
 import type { Generation, RuntimeSettings } from "../core/types.js";
-import type { Backend, BatchResult, ContextSettings, GenerationRequest, LoadedModelInfo, LoadTarget, PreparedPrompt } from "./backend.js";
+import type { Backend, BatchResult, ContinuationLogprob, ContextSettings, GenerationRequest, LoadedModelInfo, LoadTarget, PreparedPrompt } from "./backend.js";
 import { checkGgufHeader } from "./gguf-header.js";
 import { tokenizerFacts } from "./tokenizer-facts.js";
 import { getEngine, type Engine } from "./llama-engine.js";
 import { runLockstep } from "./lockstep.js";
+import { tokenLogProbs } from "./token-logprobs.js";
 
 /**
  * The embedded backend: node-llama-cpp in this process. Prompts are tokenized as llama.cpp's own
@@ -19,6 +20,8 @@ export class LlamaBackend implements Backend {
   /** Resolved once per model: resolving reads and parses the GGUF's template (~0.5 s each time). */
   private chatWrapper?: ReturnType<typeof resolveChatWrapper>;
   private embedding?: LlamaEmbeddingContext;
+  private scoring?: { context: LlamaContext; sequence: LlamaContextSequence };
+  private runtime?: RuntimeSettings;
   private warmedUp = false;
 
   async load(target: LoadTarget): Promise<LoadedModelInfo> {
@@ -26,6 +29,7 @@ export class LlamaBackend implements Backend {
     const modelPath = target.path;
     if (!modelPath) throw new Error("the llama backend loads a GGUF file: no path given");
     this.engine = await getEngine(runtime, modelPath);
+    this.runtime = runtime;
     const { llama, info } = this.engine;
     const warningsBefore = this.engine.warnings.length;
     // Load time is the model's alone: the binding is loaded once per process (recorded as engine initMs).
@@ -161,7 +165,46 @@ export class LlamaBackend implements Backend {
     return out;
   }
 
+  /**
+   * Log-likelihood of each continuation after the prompt, from full-vocabulary logits (one
+   * context, made on first use with the load's runtime, kept until unload). Tokenization rule: the
+   * continuation text is the choice, preceded by one space unless the prompt is empty or ends in
+   * whitespace or the choice starts with whitespace (lm-evaluation-harness's target delimiter).
+   * Prompt + continuation text is tokenized as a run tokenizes a prompt; when the prompt's own
+   * tokens are a prefix of that, the continuation's tokens are the rest. When they are not (the
+   * boundary merged into one token, or a chat-templated prompt tokenizes differently), the
+   * continuation text is tokenized alone and the result says `aligned: false`.
+   */
+  async continuationLogprobs(prompt: { text: string; tokenIds: number[] }, continuations: string[]): Promise<ContinuationLogprob[]> {
+    const model = this.requireModel();
+    const runtime = this.runtime as RuntimeSettings;
+    if (!this.scoring) {
+      const info = (this.engine as Engine).info;
+      const threads = resolveThreads(runtime.threads, info.binary, info.cpuMathCores, info.cmakeOptions, info.gpu);
+      const context = await model.createContext({ sequences: 1, contextSize: runtime.contextSize, threads: threads.value, flashAttention: runtime.flashAttention });
+      this.scoring = { context, sequence: context.getSequence() };
+    }
+    const promptTokens = (prompt.tokenIds.length > 0 ? prompt.tokenIds : this.preparePromptNow(prompt.text, "never").tokenIds) as Token[];
+    if (promptTokens.length === 0) throw new Error("an empty prompt without BOS: the first token has no probability");
+    const out: ContinuationLogprob[] = [];
+    for (const choice of continuations) {
+      const sep = prompt.text === "" || /\s$/u.test(prompt.text) || /^\s/u.test(choice) ? "" : " ";
+      const text = sep + choice;
+      const joined = this.preparePromptNow(prompt.text + text, "never").tokenIds as Token[];
+      const aligned = joined.length > promptTokens.length && promptTokens.every((t, i) => joined[i] === t);
+      const tokens = aligned ? joined.slice(promptTokens.length) : model.tokenize(text, false);
+      if (tokens.length === 0) throw new Error(`the continuation ${JSON.stringify(text)} has no tokens`);
+      const all = [...promptTokens, ...tokens];
+      if (all.length > runtime.contextSize) throw new Error(`prompt + continuation take ${all.length} tokens, more than the context (${runtime.contextSize})`);
+      const logProbs = await tokenLogProbs(this.scoring.sequence, [], all, promptTokens.length - 1);
+      out.push({ text, logprob: logProbs.reduce((a, b) => a + b, 0), tokens: tokens.length, aligned });
+    }
+    return out;
+  }
+
   async unload(): Promise<void> {
+    await this.scoring?.context.dispose();
+    this.scoring = undefined;
     await this.embedding?.dispose();
     this.embedding = undefined;
     await this.model?.dispose();

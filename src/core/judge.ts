@@ -109,7 +109,7 @@ export function sha256(text: string): string {
  */
 export function graderId(spec: ScorerSpec, modelSha256: string): string {
   const options = Object.fromEntries(Object.entries(spec).filter(([k]) => k !== "model").sort(([a], [b]) => a.localeCompare(b)));
-  return `${spec.type}@${sha256(JSON.stringify({ options, modelSha256, prompt: spec.type === "judge" ? JUDGE_PROMPT_VERSION : "cosine-v1" })).slice(0, 12)}`;
+  return `${spec.type}@${sha256(JSON.stringify({ options, modelSha256, prompt: spec.type === "judge" ? JUDGE_PROMPT_VERSION : spec.type === "likelihood" ? "loglik-v1" : "cosine-v1" })).slice(0, 12)}`;
 }
 
 /** Cosine similarity of two vectors (0 when either is all zeros). */

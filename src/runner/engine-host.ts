@@ -9,7 +9,7 @@ import { createBackend } from "../backends/index.js";
 import { disposeEngines } from "../backends/llama-engine.js";
 import { startMemorySampler } from "../system/memory.js";
 import type { PreparedPrompt } from "../backends/backend.js";
-import type { FromHost, HostResult, ToHost } from "./host-protocol.js";
+import type { FromHost, HostResult, LoglikResult, ToHost } from "./host-protocol.js";
 
 /** At most this long between a generation's end and its result reaching the orchestrator. */
 const FLUSH_MS = 25;
@@ -98,6 +98,19 @@ async function handle(message: ToHost): Promise<void> {
         await send({ type: "embedded", batch: message.batch, vectors: null, error: (error as Error).message });
       }
       return;
+    case "loglik": {
+      const results: LoglikResult[] = [];
+      for (const item of message.items) {
+        try {
+          if (!backend.continuationLogprobs) throw new Error(`the ${backend.kind} backend gives no token probabilities`);
+          results.push({ options: await backend.continuationLogprobs({ text: item.prompt, tokenIds: item.promptTokenIds }, item.continuations), error: null });
+        } catch (error) {
+          results.push({ options: null, error: (error as Error).message });
+        }
+      }
+      await send({ type: "logliks", batch: message.batch, results });
+      return;
+    }
     case "abort":
       abort.abort();
       return;

@@ -6,15 +6,16 @@ import { cosine, graderId, judgePrompt, judgeSettings, parseVerdict, sha256, ver
 import { specKey } from "../core/rubric.js";
 import type { JsonValue, RunRecord, SamplingSettings, ScorerSpec, Task } from "../core/types.js";
 import { isGraded } from "../scorers/graded.js";
+import { scoreOutput } from "../scorers/index.js";
 import { loadModelSpec, resolveModel } from "../store/models.js";
 import { MANIFEST_FILE, readJson, RunStore, type GradeLine } from "../store/results.js";
 import { loadSuite } from "../store/suite-files.js";
 import { EngineHost } from "./host-client.js";
-import type { HostRequest } from "./host-protocol.js";
+import type { HostRequest, LoglikResult } from "./host-protocol.js";
 import { writeSummary, type RunManifest } from "./run.js";
 
 /**
- * The grading phase: scorers that need a model (`judge`, `similarity`) grade a run's generations
+ * The grading phase: scorers that need a model (`judge`, `similarity`, `likelihood`) grade a run's generations
  * after they are all written. One engine host per grading model; each grade is appended to
  * grades.jsonl as it comes, keyed by grader id (the scorer's options, the grading model's sha256
  * and the prompt version) and generation, so grading resumes where it stopped, re-grading with
@@ -73,6 +74,10 @@ export async function gradeRun(o: GradeOptions): Promise<GradeOutcome> {
   const outcome: GradeOutcome = { graders: [] };
   for (const { spec, key, records } of groups.values()) {
     if (o.signal?.aborted) break;
+    if (spec.type === "likelihood") {
+      await gradeLikelihood(o, manifest, store, spec, key, records, tasks, done, outcome);
+      continue;
+    }
     const modelFile = locate(String(spec.model), manifest.suite.dir);
     const modelSpec = loadModelSpec(modelFile);
     const resolved = await resolveModel(modelSpec);
@@ -172,4 +177,94 @@ async function similarityChunk(host: EngineHost, spec: ScorerSpec, records: RunR
       gradedAt: new Date().toISOString(),
     };
   });
+}
+
+/**
+ * `likelihood`: each cell's own model scores every choice as a continuation of the record's prompt
+ * (its exact token ids), one engine host per cell. The pick is the choice with the highest mean
+ * log-likelihood per token (`normalise: false`: the highest sum); the grade's `raw` holds every
+ * choice's sum, mean and token count, both picks, and what the `choice` scorer says of the
+ * generated output, so likelihood- and generation-based scoring of the same task sit side by side.
+ */
+async function gradeLikelihood(
+  o: GradeOptions,
+  manifest: RunManifest,
+  store: RunStore,
+  spec: ScorerSpec,
+  key: string,
+  records: RunRecord[],
+  tasks: Map<string, Task>,
+  done: Set<string>,
+  outcome: GradeOutcome,
+): Promise<void> {
+  const choices = Array.isArray(spec.choices) ? spec.choices.map(String) : [];
+  const byCell = new Map<string, RunRecord[]>();
+  for (const r of records) byCell.set(r.cellId, [...(byCell.get(r.cellId) ?? []), r]);
+  for (const [cellId, cellRecords] of byCell) {
+    if (o.signal?.aborted) break;
+    const cell = manifest.cells.find((c) => c.id === cellId);
+    if (!cell) continue;
+    const id = graderId(spec, cell.model.sha256);
+    const todo = cellRecords.filter((r) => !done.has(`${id}\u0000${r.cellId}\u0000${r.taskId}\u0000${r.sample}`));
+    const summary = { id, type: spec.type, model: cell.modelId, graded: 0, reused: cellRecords.length - todo.length, failed: 0 };
+    outcome.graders.push(summary);
+    if (todo.length === 0) continue;
+    o.onProgress?.(`grading ${todo.length} generation(s) of ${cellId} by likelihood (${id}); ${summary.reused} already graded`);
+    const backend = cell.modelFile && existsSync(cell.modelFile) ? loadModelSpec(cell.modelFile).backend : "llama";
+    const target: LoadTarget = { backend, runtime: cell.runtime, path: cell.model.path };
+    const base: GradeBase = { graderId: id, type: spec.type, graderModel: cell.modelId, graderModelSha256: cell.model.sha256, specKey: key };
+    const host = await EngineHost.start();
+    try {
+      await host.load(target);
+      for (let i = 0; i < todo.length && !o.signal?.aborted; i += CHUNK) {
+        const chunk = todo.slice(i, i + CHUNK);
+        const results = await host.loglik(chunk.map((r) => ({ prompt: r.prompt, promptTokenIds: r.promptTokenIds ?? [], continuations: choices })));
+        const lines = chunk.map((r, k) => likelihoodLine(spec, choices, r, tasks.get(r.taskId) as Task, results[k] ?? { options: null, error: "no result" }, base));
+        store.appendGrades(lines);
+        summary.graded += lines.length;
+        summary.failed += lines.filter((l) => l.error !== null).length;
+      }
+    } finally {
+      await host.close();
+    }
+  }
+}
+
+export interface LikelihoodOption {
+  choice: string;
+  /** The text scored after the prompt (the choice with its separating space). */
+  text: string;
+  sum: number;
+  mean: number;
+  tokens: number;
+  aligned: boolean;
+}
+
+/** The highest by `by`; the first listed on a tie. */
+export function pickByLikelihood(options: readonly LikelihoodOption[], by: "mean" | "sum"): LikelihoodOption | undefined {
+  let best: LikelihoodOption | undefined;
+  for (const option of options) if (!best || option[by] > best[by]) best = option;
+  return best;
+}
+
+const fold = (s: string): string => s.toUpperCase().toLowerCase();
+
+function likelihoodLine(spec: ScorerSpec, choices: string[], r: RunRecord, task: Task, result: LoglikResult, base: GradeBase): GradeLine {
+  const expected = String(task.expected as JsonValue);
+  const generation = scoreOutput({ type: "choice", choices }, r.output, task.expected);
+  const line = { ...base, cellId: r.cellId, taskId: r.taskId, sample: r.sample, promptSha256: sha256(r.prompt), rubricSha256: null, parsed: null, similarity: null, gradedAt: new Date().toISOString() };
+  if (result.error !== null) {
+    return { ...line, raw: JSON.stringify({ generation }), score: { pass: false, value: 0, reason: `likelihood could not be computed: ${result.error}` }, error: result.error };
+  }
+  const options: LikelihoodOption[] = result.options.map((o, i) => ({ choice: choices[i] as string, text: o.text, sum: o.logprob, mean: o.logprob / o.tokens, tokens: o.tokens, aligned: o.aligned }));
+  const by = spec.normalise === false ? "sum" : "mean";
+  const byMean = pickByLikelihood(options, "mean") as LikelihoodOption;
+  const bySum = pickByLikelihood(options, "sum") as LikelihoodOption;
+  const picked = by === "mean" ? byMean : bySum;
+  const other = by === "mean" ? bySum : byMean;
+  const pass = fold(picked.choice) === fold(expected);
+  const figure = by === "mean" ? `mean ${picked.mean.toFixed(3)}/token` : `sum ${picked.sum.toFixed(3)}`;
+  const reason = `likelihood picks ${JSON.stringify(picked.choice)} (${figure}; by ${by === "mean" ? "sum" : "mean"}: ${JSON.stringify(other.choice)})${pass ? "" : `, expected ${JSON.stringify(expected)}`}; generation: ${generation.reason}`;
+  const raw = { by, options, picked: { mean: byMean.choice, sum: bySum.choice }, generation };
+  return { ...line, raw: JSON.stringify(raw), score: { pass, value: pass ? 1 : 0, reason }, error: null };
 }

@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { ContextSettings, LoadedModelInfo, LoadTarget } from "../backends/backend.js";
-import type { FromHost, HostRequest, HostResult, MemoryPeak, ToHost } from "./host-protocol.js";
+import type { FromHost, HostRequest, HostResult, LoglikItem, LoglikResult, MemoryPeak, ToHost } from "./host-protocol.js";
 
 /** The orchestrator's handle on one engine host process (see engine-host.ts). */
 
@@ -96,6 +96,16 @@ export class EngineHost {
     if (m.type !== "embedded") throw new Error(`unexpected reply ${m.type}`);
     if (m.error !== null || m.vectors === null) throw new Error(m.error ?? "no embeddings");
     return m.vectors;
+  }
+
+  /** Each item's continuation log-likelihoods from the loaded model (an item that fails carries its error). */
+  async loglik(items: LoglikItem[]): Promise<LoglikResult[]> {
+    const batch = ++this.batch;
+    const reply = this.wait((m) => m.type === "logliks" && m.batch === batch);
+    this.post({ type: "loglik", batch, items });
+    const m = await reply;
+    if (m.type !== "logliks") throw new Error(`unexpected reply ${m.type}`);
+    return m.results;
   }
 
   abort(): void {

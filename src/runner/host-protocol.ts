@@ -1,4 +1,4 @@
-import type { ContextSettings, LoadedModelInfo, LoadTarget, PreparedPrompt } from "../backends/backend.js";
+import type { ContextSettings, ContinuationLogprob, LoadedModelInfo, LoadTarget, PreparedPrompt } from "../backends/backend.js";
 import type { Generation, SamplingSettings } from "../core/types.js";
 
 /**
@@ -24,8 +24,19 @@ export type ToHost =
   | { type: "load"; target: LoadTarget }
   | { type: "generate"; batch: number; requests: HostRequest[]; context: ContextSettings }
   | { type: "embed"; batch: number; texts: string[] }
+  | { type: "loglik"; batch: number; items: LoglikItem[] }
   | { type: "abort" }
   | { type: "exit" };
+
+/** A prompt as the engine saw it (its token ids when recorded) and the continuations to score after it. */
+export interface LoglikItem {
+  prompt: string;
+  promptTokenIds: number[];
+  continuations: string[];
+}
+
+/** Per item: each continuation's log-likelihood, or why none could be had. */
+export type LoglikResult = { options: ContinuationLogprob[]; error: null } | { options: null; error: string };
 
 export interface HostResult {
   key: string;
@@ -44,4 +55,5 @@ export type FromHost =
   | { type: "loadFailed"; error: string }
   | { type: "results"; batch: number; items: HostResult[] }
   | { type: "batchDone"; batch: number; wallMs: number; context: Record<string, unknown>; aborted: boolean; memory: MemoryPeak }
-  | { type: "embedded"; batch: number; vectors: number[][] | null; error: string | null };
+  | { type: "embedded"; batch: number; vectors: number[][] | null; error: string | null }
+  | { type: "logliks"; batch: number; results: LoglikResult[] };

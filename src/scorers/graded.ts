@@ -1,14 +1,16 @@
 /**
- * Scorers that need a model: `judge` (a local model grades the output against a rubric) and
- * `similarity` (cosine similarity of embeddings against the expected text). They cannot run in the
+ * Scorers that need a model: `judge` (a local model grades the output against a rubric),
+ * `similarity` (cosine similarity of embeddings against the expected text) and `likelihood`
+ * (multiple choice by the cell's own model's log-likelihood of each choice after the prompt). They cannot run in the
  * scoring pool beside generation; here they validate their options and mark the record as awaiting
  * grading. The grading phase (runner/grade.ts) loads the grading model once, grades every marked
  * record, and writes grades.jsonl, which supersedes these placeholder scores everywhere.
  */
 import type { JsonValue, Score, ScorerSpec } from "../core/types.js";
+import { choice } from "./choice.js";
 import type { Problem, Scorer } from "./common.js";
 
-export const GRADED_TYPES = ["judge", "similarity"] as const;
+export const GRADED_TYPES = ["judge", "similarity", "likelihood"] as const;
 export type GradedType = (typeof GRADED_TYPES)[number];
 
 export function isGraded(spec: ScorerSpec | undefined): boolean {
@@ -49,5 +51,17 @@ export const similarity: Scorer = {
     if (expected !== undefined && typeof expected !== "string") problems.push({ field: "expected", message: "similarity compares text: expected must be a string" });
     return problems;
   },
+  score: (spec) => pending(spec.type),
+};
+
+/**
+ * `likelihood`: multiple choice by log-likelihood. The cell's own model scores every choice as a
+ * continuation of the prompt; the most likely one (per-token mean by default, the sum with
+ * `normalise: false`) is its pick. Choices and expected are checked as the `choice` scorer checks them.
+ */
+export const likelihood: Scorer = {
+  options: { choices: "string[]", normalise: "boolean" },
+  needsExpected: true,
+  check: (spec, hasExpected, expected) => choice.check({ type: "choice", choices: spec.choices }, hasExpected, expected),
   score: (spec) => pending(spec.type),
 };

@@ -9,7 +9,7 @@ import { choice } from "./choice.js";
 import { code, isAsyncScorer } from "./code.js";
 import { contains } from "./contains.js";
 import { exact, normalized } from "./exact.js";
-import { judge, similarity } from "./graded.js";
+import { judge, likelihood, similarity } from "./graded.js";
 import { json } from "./json.js";
 import { injection, leak } from "./leak.js";
 import { numeric } from "./numeric.js";
@@ -30,6 +30,7 @@ const SCORERS: ReadonlyMap<string, Scorer> = new Map<string, Scorer>([
   ["choice", choice],
   ["judge", judge],
   ["similarity", similarity],
+  ["likelihood", likelihood],
   ["code", code],
   ["leak", leak],
   ["injection", injection],
