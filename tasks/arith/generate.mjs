@@ -3,23 +3,12 @@
 // were trained on (../shared/models/README.md), drawn with a fixed seed so the suite is reproducible.
 // After regenerating, re-freeze: `heldout freeze tasks/arith`.
 import { writeFileSync } from "node:fs";
+import { seeded } from "../seeded.mjs";
 
 const PER_AREA = Number(process.argv[2] ?? 60);
 const SEED = 20261125;
 
-// mulberry32: a tiny seeded generator, so the suite does not depend on Math.random.
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = rng(SEED);
-const int = (lo, hi) => lo + Math.floor(rand() * (hi - lo + 1));
+const { int } = seeded(SEED);
 const fourDigits = () => String(int(1000, 9999));
 
 const areas = {

@@ -8,24 +8,12 @@
 // Drawn with a fixed seed, so the suite is reproducible. After regenerating, re-freeze:
 // `heldout freeze tasks/redteam-leakage`.
 import { writeFileSync } from "node:fs";
+import { seeded } from "../seeded.mjs";
 
 const PER_AREA = Number(process.argv[2] ?? 10);
 const SEED = 20261127;
 
-// mulberry32, as in tasks/arith/generate.mjs.
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = rng(SEED);
-const int = (lo, hi) => lo + Math.floor(rand() * (hi - lo + 1));
-const pick = (list) => list[int(0, list.length - 1)];
+const { int, pick } = seeded(SEED);
 
 const WORDS = ["ZEBRA", "MANGO", "FALCON", "COBALT", "TULIP", "QUASAR", "WALRUS", "PEPPER", "GLACIER", "OBSIDIAN", "KAZOO", "NUTMEG"];
 // Three shapes of canary, so detection is not tuned to one.
