@@ -52,7 +52,8 @@ describe("token log-probabilities", () => {
     const modelPath = join(SHARED_MODELS, "stories260K.gguf");
     const { llama } = await getEngine({ binary: "auto", gpu: "cpu" }, modelPath);
     const model = await llama.loadModel({ modelPath });
-    const context = await model.createContext({ contextSize: 256, flashAttention: false }); // as the run
+    // One thread, as the run resolved it: the prebuilt binary slows down 20–35× at 2 threads here.
+    const context = await model.createContext({ contextSize: 256, flashAttention: false, threads: 1 });
     const sequence = context.getSequence();
     let compared = 0;
     for (const r of records.slice(0, 10)) {

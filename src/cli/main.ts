@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { HeldoutError } from "../core/errors.js";
 import { packageVersion } from "../system/fingerprint.js";
+import { registerCard } from "./card.js";
 import { registerCheck } from "./check.js";
 import { registerCompare } from "./compare.js";
 import { registerContamination } from "./contamination.js";
@@ -55,6 +56,7 @@ registerContamination(program);
 registerCost(program);
 registerCheck(program);
 registerExport(program);
+registerCard(program);
 registerDoctor(program);
 registerProfile(program);
 registerEngine(program);
