@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { HeldoutError } from "../core/errors.js";
 import { buildCard, cardFormatOf, renderCard, verifyCard, type ResultCard } from "../report/card.js";
-import { loadRun, type LoadedRun } from "../store/runs.js";
+import { loadRun } from "../store/runs.js";
 import { loadSuite } from "../store/suite-files.js";
 import { packageVersion } from "../system/fingerprint.js";
 
@@ -35,15 +35,7 @@ Examples:
   heldout card verify card.json --suite tasks/arith   exit 0 when the card matches the suite, 1 when not`,
     )
     .action((run: string, flags: CardFlags) => {
-      let loaded: LoadedRun;
-      try {
-        loaded = loadRun(run, flags.results);
-      } catch (error) {
-        if (error instanceof HeldoutError && error.code === "run-not-found") {
-          throw new HeldoutError("run-not-found", `no run at ${run}: neither ${join(run, "summary.json")} nor ${join(flags.results, run, "summary.json")} exists`);
-        }
-        throw error;
-      }
+      const loaded = loadRun(run, flags.results);
       const suiteDir = flags.suite ?? loaded.manifest.suite.dir;
       const suite = loadSuite(suiteDir);
       const format = flags.out ? cardFormatOf(flags.out) : "json";

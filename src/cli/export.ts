@@ -1,9 +1,8 @@
 import { Option, type Command } from "commander";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { HeldoutError } from "../core/errors.js";
+import { dirname } from "node:path";
 import { EXPORT_FORMATS, EXPORT_TABLES, exportRun, type ExportFormat, type ExportTable } from "../report/export.js";
-import { loadRun, type LoadedRun } from "../store/runs.js";
+import { loadRun } from "../store/runs.js";
 
 interface ExportFlags {
   format: ExportFormat;
@@ -30,15 +29,7 @@ Examples:
   heldout export myrun --format markdown > comment.md`,
     )
     .action((run: string, flags: ExportFlags) => {
-      let loaded: LoadedRun;
-      try {
-        loaded = loadRun(run, flags.results);
-      } catch (error) {
-        if (error instanceof HeldoutError && error.code === "run-not-found") {
-          throw new HeldoutError("run-not-found", `no run at ${run}: neither ${join(run, "summary.json")} nor ${join(flags.results, run, "summary.json")} exists`);
-        }
-        throw error;
-      }
+      const loaded = loadRun(run, flags.results);
       const text = exportRun(loaded, flags.format, flags.table);
       if (flags.out) {
         mkdirSync(dirname(flags.out), { recursive: true });

@@ -18,7 +18,7 @@ export interface LoadedRun {
 export function loadRun(run: string, resultsRoot = "results"): LoadedRun {
   const dir = existsSync(join(run, SUMMARY_FILE)) ? run : join(resultsRoot, run);
   const summaryFile = join(dir, SUMMARY_FILE);
-  if (!existsSync(summaryFile)) throw new HeldoutError("run-not-found", `no run here (no ${SUMMARY_FILE})`, { file: dir });
+  if (!existsSync(summaryFile)) throw new HeldoutError("run-not-found", `no run at ${run}: neither ${join(run, SUMMARY_FILE)} nor ${join(resultsRoot, run, SUMMARY_FILE)} exists`);
   const store = new RunStore(dir, true);
   return { dir, manifest: readJson<RunManifest>(join(dir, MANIFEST_FILE)), summary: readJson<Summary>(summaryFile), records: store.scoredRecords() };
 }
