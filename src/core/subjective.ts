@@ -131,18 +131,8 @@ export interface ScoreCellQuality extends ScoreFigure {
   areas: ScoreAreaQuality[];
 }
 
-export interface PairwiseCellQuality {
-  cellId: string;
-  /** Comparisons (rating lines) this cell took part in, and their results. */
-  n: number;
-  wins: number;
-  ties: number;
-  losses: number;
-  /** Centred Bradley–Terry log-strength (0 = the average compared cell) and its 95% bootstrap bounds. */
-  strength: number | null;
-  low: number | null;
-  high: number | null;
-}
+/** A cell's Bradley–Terry figures (centred log-strength, 0 = the average compared cell, with 95% bootstrap bounds). */
+export type PairwiseCellQuality = Omit<BradleyTerryPlayer, "id"> & { cellId: string };
 
 export interface PairwiseFigure {
   /** Rating lines (one comparison each). */
@@ -200,7 +190,7 @@ function scoreFigure(byItem: ReadonlyMap<string, number[]>, options: BootstrapOp
 function pairwiseFigure(cells: readonly string[], ratings: readonly PairwiseRating[], options: SubjectiveOptions): PairwiseFigure {
   const outcomes: PairwiseOutcome[] = ratings.map((r) => ({ a: r.cells[0], b: r.cells[1], score: r.winner === null ? 0.5 : r.winner === r.cells[0] ? 1 : 0 }));
   const bt = bradleyTerry(cells, outcomes, { ...options, pseudoTies: options.pseudoTies ?? 1 });
-  return { comparisons: outcomes.length, cells: bt.players.map((p: BradleyTerryPlayer) => ({ cellId: p.id, n: p.n, wins: p.wins, ties: p.ties, losses: p.losses, strength: p.strength, low: p.low, high: p.high })), resamples: bt.resamples };
+  return { comparisons: outcomes.length, cells: bt.players.map(({ id, ...figures }: BradleyTerryPlayer) => ({ cellId: id, ...figures })), resamples: bt.resamples };
 }
 
 /**
