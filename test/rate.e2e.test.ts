@@ -5,7 +5,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { effectiveRatings, subjectiveQuality, type PairwiseRating, type RatingLine, type ScoreRating } from "../src/core/subjective.js";
 import type { Summary } from "../src/core/summary.js";
-import { readRatings } from "../src/rate/ratings.js";
+import { readRatings } from "../src/store/ratings.js";
 import { cohensKappa } from "../src/stats/kappa.js";
 import { heldout, readJsonl, ROOT, tempDir } from "./helpers/cli.js";
 

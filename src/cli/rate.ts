@@ -6,7 +6,7 @@ import { parse } from "yaml";
 import { HeldoutError } from "../core/errors.js";
 import { effectiveRatings, type RatingMode } from "../core/subjective.js";
 import { buildItems, neutralPrompts, resolveCells } from "../rate/items.js";
-import { appendRating, prepareRatingsFile, RATINGS_FILE, readRatings } from "../rate/ratings.js";
+import { appendRating, prepareRatingsFile, RATINGS_FILE, readRatings } from "../store/ratings.js";
 import { startRateServer } from "../rate/server.js";
 import { RateSession, rubricFor } from "../rate/session.js";
 import { writeSummary } from "../runner/run.js";

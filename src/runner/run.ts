@@ -13,7 +13,7 @@ import { needsExpected } from "../scorers/index.js";
 import { isGraded } from "../scorers/graded.js";
 import { summarize, type CellExecution, type Summary } from "../core/summary.js";
 import { effectiveRatings, subjectiveQuality } from "../core/subjective.js";
-import { readRatings } from "../rate/ratings.js";
+import { readRatings } from "../store/ratings.js";
 import type { Generation, ModelSpec, RunRecord, Suite, Task } from "../core/types.js";
 import type { ResolvedModel } from "../store/models.js";
 import { MANIFEST_FILE, readJson, RECORDS_FILE, RunStore, SUMMARY_FILE, writeJsonAtomic } from "../store/results.js";

@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseRatingLine, type RatingLine } from "../core/subjective.js";
-import { repairJsonl } from "../store/results.js";
+import { repairJsonl } from "./results.js";
 
 /**
  * `results/<run>/ratings.jsonl`: one line per rating (or undo), appended with a single write as
