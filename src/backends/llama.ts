@@ -178,28 +178,73 @@ export class LlamaBackend implements Backend {
   async continuationLogprobs(prompt: { text: string; tokenIds: number[] }, continuations: string[]): Promise<ContinuationLogprob[]> {
     const model = this.requireModel();
     const runtime = this.runtime as RuntimeSettings;
-    if (!this.scoring) {
-      const info = (this.engine as Engine).info;
-      const threads = resolveThreads(runtime.threads, info.binary, info.cpuMathCores, info.cmakeOptions, info.gpu);
-      const context = await model.createContext({ sequences: 1, contextSize: runtime.contextSize, threads: threads.value, flashAttention: runtime.flashAttention });
-      this.scoring = { context, sequence: context.getSequence() };
-    }
+    const sequence = await this.scoringSequence();
     const promptTokens = (prompt.tokenIds.length > 0 ? prompt.tokenIds : this.preparePromptNow(prompt.text, "never").tokenIds) as Token[];
     if (promptTokens.length === 0) throw new Error("an empty prompt without BOS: the first token has no probability");
     const out: ContinuationLogprob[] = [];
     for (const choice of continuations) {
       const sep = prompt.text === "" || /\s$/u.test(prompt.text) || /^\s/u.test(choice) ? "" : " ";
       const text = sep + choice;
-      const joined = this.preparePromptNow(prompt.text + text, "never").tokenIds as Token[];
-      const aligned = joined.length > promptTokens.length && promptTokens.every((t, i) => joined[i] === t);
-      const tokens = aligned ? joined.slice(promptTokens.length) : model.tokenize(text, false);
+      const { tokens, aligned } = this.continuationTokens({ text: prompt.text, tokenIds: promptTokens }, text);
       if (tokens.length === 0) throw new Error(`the continuation ${JSON.stringify(text)} has no tokens`);
       const all = [...promptTokens, ...tokens];
       if (all.length > runtime.contextSize) throw new Error(`prompt + continuation take ${all.length} tokens, more than the context (${runtime.contextSize})`);
-      const logProbs = await tokenLogProbs(this.scoring.sequence, [], all, promptTokens.length - 1);
+      const logProbs = await tokenLogProbs(sequence, [], all, promptTokens.length - 1);
       out.push({ text, logprob: logProbs.reduce((a, b) => a + b, 0), tokens: tokens.length, aligned });
     }
     return out;
+  }
+
+  /** The model's BOS token when it adds one to a prompt, else null. */
+  bosToken(): number | null {
+    const model = this.requireModel();
+    return model.tokens.shouldPrependBosToken && model.tokens.bos !== null ? Number(model.tokens.bos) : null;
+  }
+
+  /**
+   * The tokens of `text` written right after a prompt: prompt + text tokenized as a run tokenizes a
+   * prompt, minus the prompt's own tokens when those are a prefix (`aligned`); otherwise (the
+   * boundary merged into one token, a chat-templated prompt) the text tokenized alone.
+   */
+  continuationTokens(prompt: { text: string; tokenIds: readonly number[] }, text: string): { tokens: Token[]; aligned: boolean } {
+    const model = this.requireModel();
+    const joined = this.preparePromptNow(prompt.text + text, "never").tokenIds as Token[];
+    const aligned = joined.length > prompt.tokenIds.length && prompt.tokenIds.every((t, i) => joined[i] === t);
+    return { tokens: aligned ? joined.slice(prompt.tokenIds.length) : model.tokenize(text, false), aligned };
+  }
+
+  /**
+   * The full next-token distribution (natural-log probabilities over the whole vocabulary) after
+   * each position ≥ `from` of `tokens`, teacher-forced: entry k is p(· | tokens[0..from + k]).
+   */
+  async nextTokenLogProbs(tokens: readonly number[], from: number): Promise<Float32Array[]> {
+    const model = this.requireModel();
+    const runtime = this.runtime as RuntimeSettings;
+    if (tokens.length > runtime.contextSize) throw new Error(`${tokens.length} tokens do not fit the context (${runtime.contextSize})`);
+    const sequence = await this.scoringSequence();
+    await sequence.clearHistory();
+    const input = tokens.map((token, i) => (i >= from ? ([token as Token, { generateNext: { logits: true } }] as [Token, { generateNext: { logits: true } }]) : (token as Token)));
+    const out = await sequence.controlledEvaluate(input);
+    const result: Float32Array[] = [];
+    for (let i = from; i < tokens.length; i++) {
+      const logits = out[i]?.next.logits;
+      if (!logits) throw new Error(`node-llama-cpp returned no logits for position ${i}`);
+      result.push(logSoftmaxOf(logits));
+    }
+    return result;
+  }
+
+  /** One single-sequence context for scoring, made on first use with the load's runtime, kept until unload. */
+  private async scoringSequence(): Promise<LlamaContextSequence> {
+    if (!this.scoring) {
+      const model = this.requireModel();
+      const runtime = this.runtime as RuntimeSettings;
+      const info = (this.engine as Engine).info;
+      const threads = resolveThreads(runtime.threads, info.binary, info.cpuMathCores, info.cmakeOptions, info.gpu);
+      const context = await model.createContext({ sequences: 1, contextSize: runtime.contextSize, threads: threads.value, flashAttention: runtime.flashAttention });
+      this.scoring = { context, sequence: context.getSequence() };
+    }
+    return this.scoring.sequence;
   }
 
   async unload(): Promise<void> {
@@ -238,6 +283,22 @@ async function warmUp(model: LlamaModel, sequences: readonly LlamaContextSequenc
     await runLockstep(model, sequences, sequences.map(() => request), () => undefined);
     if (performance.now() - started >= budgetMs) break;
   }
+}
+
+/** A full-vocabulary logits map (token id → logit) as natural-log probabilities indexed by token id. */
+function logSoftmaxOf(logits: ReadonlyMap<Token, number>): Float32Array {
+  let max = Number.NEGATIVE_INFINITY;
+  let size = 0;
+  for (const [token, v] of logits) {
+    if (v > max) max = v;
+    if (token >= size) size = token + 1;
+  }
+  let sum = 0;
+  for (const v of logits.values()) sum += Math.exp(v - max);
+  const norm = max + Math.log(sum);
+  const out = new Float32Array(size).fill(Number.NEGATIVE_INFINITY);
+  for (const [token, v] of logits) out[token] = v - norm;
+  return out;
 }
 
 /** node-llama-cpp names KV cache types by ggml's upper-case type names. */

@@ -2,7 +2,10 @@ import { NO_AREA, type CellExecution, type CellSummary, type Summary } from "../
 import type { RunRecord } from "../../core/types.js";
 import type { LoadedRun } from "../../store/runs.js";
 import { formatBytes, formatMoney, formatMs, formatNumber, formatRate, shortName } from "../table.js";
+import type { AblationFile } from "../../weights/ablate.js";
+import type { QuantizationFile } from "../../weights/quantize-sweep.js";
 import { escapeHtml, jsonForScript } from "./escape.js";
+import { ablationSection, quantizationSection } from "./weights-report.js";
 import { figure, num, page, sortableTable, text } from "./page.js";
 import { cdfPoints, heatmap, linePlot, PALETTE, scatterPlot, type ScatterPoint, type Series } from "./svg.js";
 
@@ -20,6 +23,10 @@ export interface RunReportInput {
   expectedNote: string | null;
   /** For a test run of a sealed split: the dev runs its settings were chosen on (manifest split.chosenOn). */
   devRuns?: { runId: string; summary: Summary }[];
+  /** Written by `heldout quantize-sweep` into the run folder. */
+  quantization?: QuantizationFile | null;
+  /** Written by `heldout ablate` into the run folder. */
+  ablation?: AblationFile | null;
 }
 
 /** At most this many cells get a curve in the distribution plots (the best per model first). */
@@ -37,8 +44,10 @@ export function runReportHtml(input: RunReportInput): string {
   const recordsByCell = groupBy(input.run.records, (r) => r.cellId);
   const body = [
     header(input),
-    `<nav class="toc"><a href="#summary">Summary</a><a href="#plots">Plots</a>${summary.comparisons.length ? '<a href="#comparisons">Comparisons</a>' : ""}${summary.subjective ? '<a href="#ratings">People\'s ratings</a>' : ""}${summary.cells.some((c) => c.rubrics?.length) ? '<a href="#rubrics">Rubrics</a>' : ""}${summary.cells.some((c) => c.cost) ? '<a href="#cost">Cost</a>' : ""}<a href="#models">Models</a><a href="#tasks">Tasks</a></nav>`,
+    `<nav class="toc"><a href="#summary">Summary</a>${input.quantization ? '<a href="#quantization">Quantization</a>' : ""}${input.ablation ? '<a href="#ablation">Ablation</a>' : ""}<a href="#plots">Plots</a>${summary.comparisons.length ? '<a href="#comparisons">Comparisons</a>' : ""}${summary.subjective ? '<a href="#ratings">People\'s ratings</a>' : ""}${summary.cells.some((c) => c.rubrics?.length) ? '<a href="#rubrics">Rubrics</a>' : ""}${summary.cells.some((c) => c.cost) ? '<a href="#cost">Cost</a>' : ""}<a href="#models">Models</a><a href="#tasks">Tasks</a></nav>`,
     summarySection(input),
+    input.quantization ? quantizationSection(input.quantization) : "",
+    input.ablation ? ablationSection(input.ablation) : "",
     plotsSection(cells, recordsByCell, colorOf),
     comparisonsSection(input),
     devTestSection(input),

@@ -115,15 +115,19 @@ export function paretoFrontier<P extends { x: number; y: number }>(points: reado
 }
 
 /** Points with error bars on both axes; the Pareto frontier (higher is better on both) as a dashed step line. */
-export function scatterPlot(opts: { kind: string; points: ScatterPoint[]; xLabel: string; yLabel: string; xLog?: boolean; yDomain?: [number, number]; frontier?: boolean }): string {
+export function scatterPlot(opts: { kind: string; points: ScatterPoint[]; xLabel: string; yLabel: string; xLog?: boolean; yDomain?: [number, number]; frontier?: boolean; better?: { x: "higher" | "lower"; y: "higher" | "lower" } }): string {
   const pts = opts.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!opts.xLog || p.x > 0));
   const xs = pts.flatMap((p) => [p.x, p.xLow ?? p.x, p.xHigh ?? p.x]);
   const x = opts.xLog ? logScale(extent(xs, 0.05, true), [M.left, W - M.right]) : linearScale(extent(xs), [M.left, W - M.right]);
   const y = linearScale(opts.yDomain ?? extent(pts.flatMap((p) => [p.y, p.yLow ?? p.y, p.yHigh ?? p.y])), [H - M.bottom, M.top]);
   const parts = [frame(x, y, opts.xLabel, opts.yLabel, H)];
-  const onFrontier = new Set(opts.frontier ? paretoFrontier(pts).map((p) => p.id) : []);
+  // The frontier where lower is better on an axis: the same search with that axis negated.
+  const sx = opts.better?.x === "lower" ? -1 : 1;
+  const sy = opts.better?.y === "lower" ? -1 : 1;
+  const frontierPts = opts.frontier ? paretoFrontier(pts.map((p) => ({ ...p, x: sx * p.x, y: sy * p.y }))).map((p) => ({ ...p, x: sx * p.x, y: sy * p.y })).sort((a, b) => a.x - b.x) : [];
+  const onFrontier = new Set(frontierPts.map((p) => p.id));
   if (opts.frontier && onFrontier.size > 1) {
-    const line = paretoFrontier(pts)
+    const line = frontierPts
       .map((p) => `${f(x.map(p.x))},${f(y.map(p.y))}`)
       .join(" ");
     parts.push(`<polyline class="frontier" points="${line}"/>`);
@@ -197,8 +201,15 @@ export function rateColor(v: number): string {
   return `rgb(${c.join(",")})`;
 }
 
+/** A change in [−1, 1] (a pass-rate difference): red for losses, yellow for none, green for gains; half a point of rate saturates. */
+export function changeColor(v: number): string {
+  return rateColor(0.5 + v);
+}
+
 /** Rows × columns of rates in [0, 1], coloured, with the value written in each. */
-export function heatmap(opts: { kind: string; rows: string[]; cols: string[]; values: (number | null)[][]; rowTitle: string; colTitle: string; tips?: (string | null)[][] }): string {
+export function heatmap(opts: { kind: string; rows: string[]; cols: string[]; values: (number | null)[][]; rowTitle: string; colTitle: string; tips?: (string | null)[][]; color?: (v: number) => string; format?: (v: number) => string }): string {
+  const color = opts.color ?? rateColor;
+  const show = opts.format ?? ((v: number) => v.toFixed(2));
   const labelWidth = Math.min(260, 12 + 7 * Math.max(4, ...opts.rows.map((r) => Math.min(r.length, 36))));
   const cw = Math.max(34, Math.min(90, (W - labelWidth - 10) / Math.max(1, opts.cols.length)));
   const ch = 22;
@@ -206,7 +217,9 @@ export function heatmap(opts: { kind: string; rows: string[]; cols: string[]; va
   const width = Math.max(W, labelWidth + cw * opts.cols.length + 10);
   const height = top + ch * opts.rows.length + 26;
   const parts: string[] = [];
-  parts.push(`<text class="label" x="${labelWidth}" y="14">${escapeHtml(opts.colTitle)} →</text><text class="label" x="4" y="14">${escapeHtml(opts.rowTitle)} ↓</text>`);
+  // The column title starts after the row title when that is wider than the row labels.
+  const colTitleX = Math.max(labelWidth, 4 + 7 * (opts.rowTitle.length + 2) + 12);
+  parts.push(`<text class="label" x="${colTitleX}" y="14">${escapeHtml(opts.colTitle)} →</text><text class="label" x="4" y="14">${escapeHtml(opts.rowTitle)} ↓</text>`);
   opts.cols.forEach((c, j) => parts.push(`<text class="tick" x="${f(labelWidth + cw * j + cw / 2)}" y="${top - 6}" text-anchor="middle">${escapeHtml(truncate(c, Math.floor(cw / 6.5)))}<title>${escapeHtml(c)}</title></text>`));
   opts.rows.forEach((r, i) => {
     const y = top + ch * i;
@@ -216,7 +229,7 @@ export function heatmap(opts: { kind: string; rows: string[]; cols: string[]; va
       const x = labelWidth + cw * j;
       const tip = opts.tips?.[i]?.[j] ?? `${r} · ${c}: ${v === null ? "no data" : v.toFixed(3)}`;
       parts.push(
-        `<g class="hcell"><title>${escapeHtml(tip)}</title><rect x="${f(x)}" y="${y}" width="${f(cw - 2)}" height="${ch - 2}" fill="${v === null ? "#eee" : rateColor(v)}"/><text class="hval" x="${f(x + cw / 2 - 1)}" y="${y + ch / 2}" dy="0.32em" text-anchor="middle">${v === null ? "–" : v.toFixed(2)}</text></g>`,
+        `<g class="hcell"><title>${escapeHtml(tip)}</title><rect x="${f(x)}" y="${y}" width="${f(cw - 2)}" height="${ch - 2}" fill="${v === null ? "#eee" : color(v)}"/><text class="hval" x="${f(x + cw / 2 - 1)}" y="${y + ch / 2}" dy="0.32em" text-anchor="middle">${v === null ? "–" : show(v)}</text></g>`,
       );
     });
   });

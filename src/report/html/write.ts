@@ -8,6 +8,7 @@ import { loadRun } from "../../store/runs.js";
 import { loadSuite } from "../../store/suite-files.js";
 import { profileReportHtml, type ProfileFile } from "./profile-report.js";
 import { runReportHtml } from "./run-report.js";
+import { readAblation, readQuantization } from "../../store/weights-files.js";
 
 export const REPORT_FILE = "report.html";
 const PROFILE_FILE = "profile.json";
@@ -38,7 +39,7 @@ function runReport(dir: string): string {
     const file = join(dirname(resolve(dir)), id, SUMMARY_FILE);
     return existsSync(file) ? [{ runId: id, summary: readJson<Summary>(file) }] : [];
   });
-  return runReportHtml({ run, executions: new RunStore(dir, true).cells(), expected, expectedNote: note, devRuns });
+  return runReportHtml({ run, executions: new RunStore(dir, true).cells(), expected, expectedNote: note, devRuns, quantization: readQuantization(dir), ablation: readAblation(dir) });
 }
 
 /** The suite's expected answers, only when the suite on disk is the one the run used (same hash). */

@@ -1,0 +1,94 @@
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { HeldoutError } from "../core/errors.js";
+import { BUILD_TOOLS_HINT, llamaToolsDir } from "../backends/llama-tools.js";
+
+/**
+ * llama.cpp's own KL-divergence measurement (llama-perplexity --kl-divergence), the reference
+ * heldout's figures are checked against: the source model's log-probabilities over a text are
+ * saved to a base file, then a variant is scored against them. The base file also holds the
+ * token windows it used, so heldout can score exactly the same positions.
+ */
+
+const execFileAsync = promisify(execFile);
+
+export interface PerplexityKld {
+  meanKld: number;
+  /** llama-perplexity's stated uncertainty of the mean (its standard error). */
+  meanKldError: number;
+  p99Kld: number | null;
+  sameTop: number | null;
+  sameTopError: number | null;
+}
+
+/** The token windows of a base file: n_chunk × n_ctx tokens (each window's first token is replaced by BOS when evaluated). */
+export interface BaseWindows {
+  contextSize: number;
+  vocabulary: number;
+  windows: number[][];
+}
+
+function tool(): string {
+  const bin = llamaToolsDir();
+  const path = bin ? join(bin, "llama-perplexity") : null;
+  if (!path || !existsSync(path)) throw new HeldoutError("tool-missing", `llama-perplexity is not built; build llama.cpp's tools with: ${BUILD_TOOLS_HINT}`);
+  return path;
+}
+
+async function run(args: string[]): Promise<string> {
+  try {
+    const out = await execFileAsync(tool(), args, { maxBuffer: 256 * 2 ** 20 });
+    return `${out.stdout}${out.stderr}`;
+  } catch (error) {
+    const e = error as { stderr?: string; stdout?: string; message: string };
+    const text = `${e.stdout ?? ""}${e.stderr ?? e.message}`.trim().split("\n").slice(-4).join("\n  ");
+    throw new Error(`llama-perplexity ${args.join(" ")} failed:\n  ${text}`);
+  }
+}
+
+/** Saves the source model's log-probabilities over `textFile` in windows of `contextSize` tokens. */
+export async function writeKldBase(modelPath: string, textFile: string, baseFile: string, contextSize: number, threads: number): Promise<void> {
+  await run(["-m", modelPath, "-f", textFile, "-c", String(contextSize), "-b", String(contextSize), "-t", String(threads), "--kl-divergence-base", baseFile]);
+}
+
+export async function kldAgainstBase(modelPath: string, baseFile: string, contextSize: number, threads: number): Promise<PerplexityKld> {
+  const log = await run(["-m", modelPath, "--kl-divergence-base", baseFile, "--kl-divergence", "-c", String(contextSize), "-b", String(contextSize), "-t", String(threads)]);
+  return parseKldLog(log);
+}
+
+export function parseKldLog(log: string): PerplexityKld {
+  const mean = /Mean\s+KLD:\s+([-\d.e+]+)\s+±\s+([-\d.e+]+)/.exec(log);
+  if (!mean) throw new Error(`llama-perplexity printed no "Mean KLD" line:\n${log.trim().split("\n").slice(-5).join("\n")}`);
+  const p99 = /99\.0%\s+KLD:\s+([-\d.e+]+)/.exec(log);
+  const same = /Same top p:\s+([-\d.e+]+)\s+±\s+([-\d.e+]+)\s*%/.exec(log);
+  return {
+    meanKld: Number(mean[1]),
+    meanKldError: Number(mean[2]),
+    p99Kld: p99 ? Number(p99[1]) : null,
+    sameTop: same ? Number(same[1]) / 100 : null,
+    sameTopError: same ? Number(same[2]) / 100 : null,
+  };
+}
+
+export function readBaseWindows(baseFile: string): BaseWindows {
+  const b = readFileSync(baseFile);
+  if (b.toString("latin1", 0, 8) !== "_logits_") throw new Error(`${baseFile} is not a llama-perplexity logits file`);
+  const contextSize = b.readUInt32LE(8);
+  const vocabulary = b.readInt32LE(12);
+  const chunks = b.readInt32LE(16);
+  const windows: number[][] = [];
+  for (let c = 0; c < chunks; c++) {
+    const w: number[] = [];
+    for (let k = 0; k < contextSize; k++) w.push(b.readInt32LE(20 + 4 * (c * contextSize + k)));
+    windows.push(w);
+  }
+  return { contextSize, vocabulary, windows };
+}
+
+/** The positions llama-perplexity scores in each window: the second half, from n_ctx/2 to n_ctx − 2 (each predicting the next token). */
+export function scoredPositions(contextSize: number): { first: number; count: number } {
+  const first = Math.floor(contextSize / 2);
+  return { first, count: contextSize - 1 - first };
+}

@@ -1,0 +1,67 @@
+import type { PairedComparison } from "../stats/paired.js";
+import type { DivergenceStats } from "./divergence.js";
+
+/**
+ * A quantization sweep's verdicts: which variants sit on the size-vs-quality frontier, and the
+ * recommendation in words. Pure: the rows measured elsewhere in, figures and text out.
+ */
+
+export interface SweepRow {
+  /** "source" or the quantization type (q8_0, q4_k_m...). */
+  name: string;
+  sizeBytes: number;
+  divergence: (DivergenceStats & { areas: Record<string, number> }) | null;
+  answerPerplexity: number | null;
+  passRate: number | null;
+  passRateInterval: { low: number; high: number } | null;
+  /** Paired pass-rate comparison with the source (Holm-adjusted across variants); null for the source. */
+  verdict: PairedComparison | null;
+  generationTokensPerSecond: number | null;
+  peakRssBytes: number | null;
+}
+
+/** Rows not dominated by a smaller-or-equal row with lower-or-equal mean KLD (one strictly better). */
+export function kldFrontier(rows: readonly SweepRow[]): string[] {
+  const kld = (r: SweepRow) => (r.name === "source" ? 0 : (r.divergence?.meanKld ?? Number.POSITIVE_INFINITY));
+  return rows
+    .filter((r) => !rows.some((o) => o !== r && o.sizeBytes <= r.sizeBytes && kld(o) <= kld(r) && (o.sizeBytes < r.sizeBytes || kld(o) < kld(r))))
+    .map((r) => r.name);
+}
+
+/** A variant shows no detectable loss when its paired pass-rate difference is not significantly below zero. */
+export function noDetectableLoss(row: SweepRow): boolean {
+  const v = row.verdict;
+  return v !== null && v.difference !== null && !(v.significant && v.difference < 0);
+}
+
+const pct = (x: number | null) => (x === null ? "n/a" : `${(x * 100).toFixed(1)}%`);
+const points = (x: number | null) => (x === null ? "n/a" : `${x >= 0 ? "+" : "−"}${Math.abs(x * 100).toFixed(1)} points`);
+const signed = (x: number | null) => (x === null ? "n/a" : `${x >= 0 ? "+" : "−"}${Math.abs(x * 100).toFixed(1)}`);
+const pOf = (v: PairedComparison) => v.pAdjusted ?? v.pValue;
+const pText = (p: number) => (p < 0.001 ? "p < 0.001" : `p = ${p.toFixed(3)}`);
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
+
+export function recommendation(rows: readonly SweepRow[], suiteName: string): string {
+  const source = rows.find((r) => r.name === "source");
+  const variants = rows.filter((r) => r.name !== "source").sort((a, b) => a.sizeBytes - b.sizeBytes);
+  if (!source || variants.length === 0) return "No variants were measured.";
+  const safe = variants.filter(noDetectableLoss);
+  const kld = (r: SweepRow) => (r.divergence?.meanKld === null || r.divergence === null ? "n/a" : (r.divergence.meanKld as number).toFixed(4));
+  const parts: string[] = [];
+  const best = safe[0];
+  if (best) {
+    const v = best.verdict as PairedComparison;
+    parts.push(
+      `${best.name} is the smallest variant with no detectable loss on ${suiteName}: ${mib(best.sizeBytes)} (${pct(best.sizeBytes / source.sizeBytes)} of the source), pass rate ${pct(best.passRate)} against ${pct(source.passRate)} (${points(v.difference)}, 95% CI ${signed(v.low)} to ${signed(v.high)}, ${pText(pOf(v))}), mean KLD ${kld(best)} nats.`,
+    );
+    if (v.mdd !== null) parts.push(`"No detectable loss" means a loss under about ${(v.mdd * 100).toFixed(1)} points would not have been detected with ${v.tasks} tasks.`);
+  } else {
+    parts.push(`Every variant lost pass rate detectably on ${suiteName}; keep the source, or take the loss knowingly.`);
+  }
+  const smaller = variants.filter((r) => !noDetectableLoss(r) && (!best || r.sizeBytes < best.sizeBytes));
+  for (const r of smaller) {
+    const v = r.verdict;
+    if (v) parts.push(`${r.name} (${mib(r.sizeBytes)}) lost ${points(v.difference).replace(/^−/, "")} (${pText(pOf(v))}); mean KLD ${kld(r)}.`);
+  }
+  return parts.join(" ");
+}

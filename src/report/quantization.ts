@@ -1,0 +1,40 @@
+import type { QuantizationFile } from "../weights/quantize-sweep.js";
+import { formatBytes, formatNumber, formatRate } from "./table.js";
+
+/** The quantization sweep's terminal table: one row per variant, the source first. */
+export function quantizationTable(q: QuantizationFile): string {
+  const head = ["variant", "size", "mean KLD ± se", "p99 KLD", "top-1", "answer ppl", "pass", "Δ pass (95% CI)", "p (Holm)", "gen tok/s", "peak RSS", "frontier"];
+  const frontier = new Set(q.frontier);
+  const f = (x: number | null | undefined, d: number) => (x === null || x === undefined ? "–" : x.toFixed(d));
+  const rows = q.rows.map((r) => {
+    const d = r.divergence;
+    const v = r.verdict;
+    const delta = v && v.difference !== null ? `${(v.difference * 100).toFixed(1)} (${f((v.low ?? 0) * 100, 1)}…${f((v.high ?? 0) * 100, 1)})${v.significant ? " *" : ""}` : "–";
+    return [
+      r.name,
+      formatBytes(r.sizeBytes),
+      d ? `${f(d.meanKld, 5)} ± ${f(d.meanKldStdErr, 5)}` : "0 (reference)",
+      d ? f(d.p99Kld, 4) : "–",
+      d ? f(d.top1Agreement, 4) : "–",
+      f(r.answerPerplexity, 4),
+      formatRate(r.passRate),
+      delta,
+      v ? (v.pAdjusted ?? v.pValue).toPrecision(2) : "–",
+      formatNumber(r.generationTokensPerSecond),
+      formatBytes(r.peakRssBytes),
+      frontier.has(r.name) ? "yes" : "",
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join("  ");
+  const out = [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)];
+  out.push("", `KLD: nats, KL(source ‖ variant) over ${q.suite.positions} positions of ${q.suite.scoredTasks} tasks (${q.positions}). Δ pass: points against the source, paired; * significant after Holm.`);
+  const fell = q.variants.filter((v) => v.shapeFallbacks.length > 0);
+  for (const v of fell) out.push(`${v.type}: ${v.shapeFallbacks.length} tensor(s) have rows the type cannot split and got another type (${[...new Set(v.shapeFallbacks.map((s) => s.got))].join(", ")}), e.g. ${v.shapeFallbacks[0]?.tensor} (rows of ${v.shapeFallbacks[0]?.rowLength}); llama-quantize counted ${v.fallbackCount} fallback(s).`);
+  if (q.crossCheck) {
+    const c = q.crossCheck;
+    out.push(`Cross-check (${c.type}, ${c.windows} windows of ${c.contextSize} tokens, ${c.positions} positions): heldout mean KLD ${f(c.heldout.meanKld, 6)}, llama-perplexity ${f(c.llamaPerplexity.meanKld, 6)} ± ${f(c.llamaPerplexity.meanKldError, 6)}: ${c.agrees ? "agree within its stated error" : "DISAGREE beyond its stated error"}.`);
+  }
+  out.push("", q.recommendation);
+  return out.join("\n");
+}

@@ -1,0 +1,220 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { disposeEngines } from "../backends/llama-engine.js";
+import { kldAgainstBase, readBaseWindows, scoredPositions, writeKldBase, type PerplexityKld } from "../check/perplexity-kld.js";
+import { HeldoutError } from "../core/errors.js";
+import { kldFrontier, recommendation, type SweepRow } from "../core/quant-sweep.js";
+import { promptText } from "../core/prompt.js";
+import { DEFAULT_PROMPT } from "../core/sweep.js";
+import type { DivergenceStats } from "../core/divergence.js";
+import type { RuntimeSettings } from "../core/types.js";
+import { RunStore } from "../store/results.js";
+import { QUANTIZATION_FILE } from "../store/weights-files.js";
+import type { RunOutcome } from "../runner/run.js";
+import { loadModelSpec, resolveModel } from "../store/models.js";
+import { loadRun } from "../store/runs.js";
+import { loadSuite } from "../store/suite-files.js";
+import { compareWithReference, loadScorer, removeScratch, suiteTexts, windowTexts, writeReference, type DivergenceResult } from "./divergence-run.js";
+import { ggufTensors } from "./gguf-tensors.js";
+import { quantizedVariant, quantizeDir, type QuantizedVariant } from "./quantize.js";
+import { compareVariants, runModels, writeVariantManifest, type StudyRun } from "./variant-run.js";
+
+/**
+ * `heldout quantize-sweep`: quantize a model to several types with llama-quantize, run the suite
+ * on the source and every variant (one run, so the usual table, report and records), measure each
+ * variant's next-token distributions against the source's on the suite's own prompts and expected
+ * answers, and cross-check one variant's KL divergence with llama-perplexity's.
+ */
+
+export interface SweepOptions extends StudyRun {
+  modelFile: string;
+  types: string[];
+  /** The variant to cross-check with llama-perplexity; null: none. */
+  crossCheck: string | null;
+}
+
+export interface CrossCheck {
+  type: string;
+  contextSize: number;
+  windows: number;
+  positions: number;
+  heldout: DivergenceStats;
+  llamaPerplexity: PerplexityKld;
+  /** |heldout − llama-perplexity| mean KLD, and whether it lies within llama-perplexity's stated error. */
+  difference: number;
+  agrees: boolean;
+  /** Both tools' passes over the windows, end to end. */
+  ms: number;
+}
+
+export interface VariantRecord extends Omit<QuantizedVariant, "path"> {
+  path: string;
+  modelId: string;
+  divergence: DivergenceResult;
+  timings: { quantizeMs: number | null; divergenceMs: number; runMs: number | null };
+}
+
+export interface QuantizationFile {
+  schemaVersion: 1;
+  source: { modelId: string; file: string; sha256: string; sizeBytes: number; tensorTypes: Record<string, number> };
+  suite: { name: string; hash: string; scoredTasks: number; positions: number };
+  /** What the divergence figures are over. */
+  positions: string;
+  /** The source's own answer perplexity, the time its reference distributions took, and its suite run (load + generation). */
+  reference: { answerPerplexity: number | null; answerTokens: number; ms: number; runMs: number | null };
+  variants: VariantRecord[];
+  rows: SweepRow[];
+  frontier: string[];
+  recommendation: string;
+  crossCheck: CrossCheck | null;
+}
+
+const log = (quiet: boolean, line: string) => {
+  if (!quiet) process.stderr.write(`${line}\n`);
+};
+
+export async function quantizeSweep(options: SweepOptions): Promise<{ outcome: RunOutcome; file: QuantizationFile | null }> {
+  const spec = loadModelSpec(options.modelFile);
+  if (spec.backend !== "llama") throw new HeldoutError("invalid-model", `quantize-sweep needs a GGUF model (backend llama); "${spec.id}" is backend ${spec.backend}`, { file: options.modelFile, field: "backend" });
+  const types = [...new Set(options.types.map((t) => t.trim().toLowerCase()).filter(Boolean))];
+  if (types.length === 0) throw new HeldoutError("invalid-option", "--types names no quantization type", { field: "types" });
+  if (options.crossCheck !== null && !types.includes(options.crossCheck)) throw new HeldoutError("invalid-option", `--cross-check ${options.crossCheck} is not one of --types (${types.join(", ")})`);
+  const suite = loadSuite(options.suiteDir);
+  const source = await resolveModel(spec);
+  const sourceTensors = await ggufTensors(source.path);
+  const tensorTypes: Record<string, number> = {};
+  for (const t of sourceTensors) tensorTypes[t.type] = (tensorTypes[t.type] ?? 0) + 1;
+  const threads = spec.runtime.threads === "auto" ? Math.max(1, availableParallelism()) : spec.runtime.threads;
+
+  // 1. Variants, cached by the source's sha256 and the type.
+  const dir = quantizeDir(source.sha256);
+  mkdirSync(dir, { recursive: true });
+  const variants: { v: QuantizedVariant; modelId: string; manifest: string }[] = [];
+  for (const type of types) {
+    const v = await quantizedVariant(source.path, source.sha256, type, threads);
+    const modelId = `${spec.id}-${type}`;
+    const manifest = writeVariantManifest(dir, modelId, v.path, spec.runtime, `${type} of ${spec.id} (${source.path}, sha256 ${source.sha256})`);
+    variants.push({ v, modelId, manifest });
+    log(options.quiet, `quantized ${type}: ${(v.sizeBytes / 2 ** 20).toFixed(2)} MiB${v.cached ? " (cached)" : ` in ${Math.round(v.quantizeMs ?? 0)} ms`}${v.shapeFallbacks.length ? `; ${v.shapeFallbacks.length} tensor(s) whose rows the type's blocks cannot split got another type` : ""}`);
+  }
+
+  // 2. The suite on the source and every variant: one run.
+  const outcome = await runModels(options, [options.modelFile, ...variants.map((x) => x.manifest)]);
+  if (outcome.interrupted) return { outcome, file: null };
+  const run = loadRun(outcome.dir);
+
+  // 3. Next-token distributions against the source's, one model loaded at a time.
+  const runtime = { ...spec.runtime };
+  const scratch = join(dir, `reference-${process.pid}.f32`);
+  const sourceCell = run.summary.cells.find((c) => c.modelId === spec.id);
+  const sourceOutputs = new Map(run.records.filter((r) => r.cellId === sourceCell?.cellId).map((r) => [r.taskId, r.output]));
+  let reference;
+  let texts;
+  const divergences = new Map<string, DivergenceResult>();
+  try {
+    const scorer = await loadScorer(source.path, runtime);
+    texts = suiteTexts(scorer, suite, sourceOutputs);
+    reference = await writeReference(scorer, texts, scratch);
+    await scorer.unload();
+    log(options.quiet, `reference distributions: ${reference.positions} positions over ${texts.length} tasks in ${Math.round(reference.ms)} ms`);
+    for (const { v, modelId } of variants) {
+      const scorerV = await loadScorer(v.path, runtime);
+      const d = await compareWithReference(scorerV, texts, scratch, reference.vocabulary);
+      await scorerV.unload();
+      divergences.set(modelId, d);
+      log(options.quiet, `${v.type}: mean KLD ${d.meanKld?.toFixed(5)} ± ${d.meanKldStdErr?.toFixed(5)}, p99 ${d.p99Kld?.toFixed(4)}, top-1 ${d.top1Agreement?.toFixed(4)} (${Math.round(d.ms)} ms)`);
+    }
+  } finally {
+    removeScratch(scratch);
+  }
+
+  // 4. llama-perplexity's KLD for one variant, and heldout's over exactly the same windows.
+  let crossCheck: CrossCheck | null = null;
+  const checked = options.crossCheck ? variants.find((x) => x.v.type === options.crossCheck) : undefined;
+  if (checked) crossCheck = await crossCheckKld(source.path, checked.v, suite.tasks.map((t) => `${promptText(suite, DEFAULT_PROMPT, t)}${typeof t.expected === "string" || typeof t.expected === "number" ? String(t.expected) : (sourceOutputs.get(t.id) ?? "")}`), runtime, threads, dir, options.quiet);
+  await disposeEngines();
+
+  // 5. Rows, frontier, recommendation.
+  const compared = compareVariants(run, spec.id, variants.map((x) => x.modelId));
+  const rows: SweepRow[] = [
+    {
+      name: "source",
+      sizeBytes: source.sizeBytes,
+      divergence: null,
+      answerPerplexity: reference.answerPerplexity,
+      passRate: compared.base.passRate,
+      passRateInterval: compared.base.passRateInterval,
+      verdict: null,
+      generationTokensPerSecond: compared.base.generationTokensPerSecond.median,
+      peakRssBytes: compared.base.peakRssBytes,
+    },
+    ...variants.map(({ v, modelId }) => {
+      const c = compared.variants.find((x) => x.modelId === modelId);
+      const d = divergences.get(modelId) ?? null;
+      return {
+        name: v.type,
+        sizeBytes: v.sizeBytes,
+        divergence: d,
+        answerPerplexity: d?.answerPerplexity ?? null,
+        passRate: c?.cell.passRate ?? null,
+        passRateInterval: c?.cell.passRateInterval ?? null,
+        verdict: c?.comparison.overall ?? null,
+        generationTokensPerSecond: c?.cell.generationTokensPerSecond.median ?? null,
+        peakRssBytes: c?.cell.peakRssBytes ?? null,
+      };
+    }),
+  ];
+  // The suite's part of a variant's time: its model load plus generation wall time (every execution of its cells).
+  const executions = new RunStore(outcome.dir, true).cells();
+  const cellWall = (modelId: string) => {
+    const mine = executions.filter((e) => e.modelId === modelId);
+    return mine.length ? mine.reduce((a, e) => a + (e.loadMs ?? 0) + (e.generationWallMs ?? 0), 0) : null;
+  };
+  const file: QuantizationFile = {
+    schemaVersion: 1,
+    source: { modelId: spec.id, file: source.path, sha256: source.sha256, sizeBytes: source.sizeBytes, tensorTypes },
+    suite: { name: suite.name, hash: suite.hash, scoredTasks: texts.length, positions: reference.positions },
+    positions: "teacher-forced on each task's prompt (the suite's template) and expected answer: the distribution after the prompt's last token and after every answer token",
+    reference: { answerPerplexity: reference.answerPerplexity, answerTokens: reference.answerTokens, ms: reference.ms, runMs: cellWall(spec.id) },
+    variants: variants.map(({ v, modelId }) => {
+      const d = divergences.get(modelId) as DivergenceResult;
+      return { ...v, modelId, divergence: d, timings: { quantizeMs: v.quantizeMs, divergenceMs: d.ms, runMs: cellWall(modelId) } };
+    }),
+    rows,
+    frontier: kldFrontier(rows),
+    recommendation: recommendation(rows, suite.name),
+    crossCheck,
+  };
+  writeFileSync(join(outcome.dir, QUANTIZATION_FILE), `${JSON.stringify(file, null, 2)}\n`);
+  return { outcome, file };
+}
+
+async function crossCheckKld(sourcePath: string, variant: QuantizedVariant, lines: string[], runtime: RuntimeSettings, threads: number, dir: string, quiet: boolean): Promise<CrossCheck> {
+  const textFile = join(dir, `crosscheck-${process.pid}.txt`);
+  const baseFile = join(dir, `crosscheck-${process.pid}.kld`);
+  const scratch = join(dir, `crosscheck-${process.pid}.f32`);
+  writeFileSync(textFile, `${lines.join("\n")}\n`);
+  const contextSize = Math.min(512, runtime.contextSize);
+  const started = performance.now();
+  try {
+    await writeKldBase(sourcePath, textFile, baseFile, contextSize, threads);
+    const lp = await kldAgainstBase(variant.path, baseFile, contextSize, threads);
+    const base = readBaseWindows(baseFile);
+    const { first, count } = scoredPositions(base.contextSize);
+    const sourceScorer = await loadScorer(sourcePath, { ...runtime, contextSize: Math.max(runtime.contextSize, base.contextSize) });
+    const bos = sourceScorer.bosToken();
+    const texts = windowTexts(base.windows, bos, first, count);
+    const ref = await writeReference(sourceScorer, texts, scratch);
+    await sourceScorer.unload();
+    const variantScorer = await loadScorer(variant.path, { ...runtime, contextSize: Math.max(runtime.contextSize, base.contextSize) });
+    const mine = await compareWithReference(variantScorer, texts, scratch, ref.vocabulary);
+    await variantScorer.unload();
+    const difference = Math.abs((mine.meanKld ?? Number.NaN) - lp.meanKld);
+    const result: CrossCheck = { type: variant.type, contextSize: base.contextSize, windows: base.windows.length, positions: mine.positions, heldout: mine, llamaPerplexity: lp, difference, agrees: difference <= lp.meanKldError, ms: performance.now() - started };
+    log(quiet, `cross-check ${variant.type} over ${result.windows} windows of ${contextSize} tokens: heldout mean KLD ${mine.meanKld?.toFixed(6)}, llama-perplexity ${lp.meanKld.toFixed(6)} ± ${lp.meanKldError.toFixed(6)}: ${result.agrees ? "agree" : "DISAGREE"}`);
+    return result;
+  } finally {
+    for (const f of [textFile, baseFile, scratch]) removeScratch(f);
+  }
+}
