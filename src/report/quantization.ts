@@ -13,7 +13,7 @@ export function quantizationTable(q: QuantizationFile): string {
     return [
       r.name,
       formatBytes(r.sizeBytes),
-      d ? `${f(d.meanKld, 5)} ± ${f(d.meanKldStdErr, 5)}` : "0 (reference)",
+      d ? `${f(d.meanKld, 5)} ± ${f(d.meanKldStdErr, 5)}` : r.name === "source" ? "0 (reference)" : "failed",
       d ? f(d.p99Kld, 4) : "–",
       d ? f(d.top1Agreement, 4) : "–",
       f(r.answerPerplexity, 4),
@@ -29,11 +29,13 @@ export function quantizationTable(q: QuantizationFile): string {
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join("  ");
   const out = [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)];
   out.push("", `KLD: nats, KL(source ‖ variant) over ${q.suite.positions} positions of ${q.suite.scoredTasks} tasks (${q.positions}). Δ pass: points against the source, paired; * significant after Holm.`);
+  for (const v of q.variants) if (v.divergenceError) out.push(`${v.type}: no divergence figures: ${v.divergenceError}`);
+  if (q.suite.skippedTasks) out.push(`${q.suite.skippedTasks} task(s) were left out of the divergence figures: prompt + answer do not fit the context.`);
   const fell = q.variants.filter((v) => v.shapeFallbacks.length > 0);
   for (const v of fell) out.push(`${v.type}: ${v.shapeFallbacks.length} tensor(s) have rows the type cannot split and got another type (${[...new Set(v.shapeFallbacks.map((s) => s.got))].join(", ")}), e.g. ${v.shapeFallbacks[0]?.tensor} (rows of ${v.shapeFallbacks[0]?.rowLength}); llama-quantize counted ${v.fallbackCount} fallback(s).`);
   if (q.crossCheck) {
     const c = q.crossCheck;
-    out.push(`Cross-check (${c.type}, ${c.windows} windows of ${c.contextSize} tokens, ${c.positions} positions): heldout mean KLD ${f(c.heldout.meanKld, 6)}, llama-perplexity ${f(c.llamaPerplexity.meanKld, 6)} ± ${f(c.llamaPerplexity.meanKldError, 6)}: ${c.agrees ? "agree within its stated error" : "DISAGREE beyond its stated error"}.`);
+    out.push(`Cross-check (${c.type}, ${c.windows} windows of ${c.contextSize} tokens, ${c.positions} positions): heldout mean KLD ${f(c.heldout.meanKld, 6)}, llama-perplexity ${f(c.llamaPerplexity.meanKld, 6)} ± ${f(c.llamaPerplexity.meanKldError, 6)}${c.llamaPerplexity.sameTop === null ? "" : `; top-1 agreement ${f(c.heldout.top1Agreement, 4)} and ${f(c.llamaPerplexity.sameTop, 4)} ± ${f(c.llamaPerplexity.sameTopError, 4)}`}: ${c.agrees ? "agree within its stated error" : "DISAGREE beyond its stated error"}.`);
   }
   out.push("", q.recommendation);
   return out.join("\n");

@@ -1,8 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { disposeEngines } from "../backends/llama-engine.js";
-import { kldAgainstBase, readBaseWindows, scoredPositions, writeKldBase, type PerplexityKld } from "../check/perplexity-kld.js";
+import { kldAgainstBase, readBaseWindows, writeKldBase, type PerplexityKld } from "../check/perplexity-kld.js";
 import { HeldoutError } from "../core/errors.js";
 import { kldFrontier, recommendation, type SweepRow } from "../core/quant-sweep.js";
 import { promptText } from "../core/prompt.js";
@@ -15,7 +14,8 @@ import type { RunOutcome } from "../runner/run.js";
 import { loadModelSpec, resolveModel } from "../store/models.js";
 import { loadRun } from "../store/runs.js";
 import { loadSuite } from "../store/suite-files.js";
-import { compareWithReference, loadScorer, removeScratch, suiteTexts, windowTexts, writeReference, type DivergenceResult } from "./divergence-run.js";
+import { removeScratch, type DivergenceResult, type ReferenceResult } from "./divergence-run.js";
+import { runDivergenceJob } from "./divergence-jobs.js";
 import { ggufTensors } from "./gguf-tensors.js";
 import { quantizedVariant, quantizeDir, type QuantizedVariant } from "./quantize.js";
 import { compareVariants, runModels, writeVariantManifest, type StudyRun } from "./variant-run.js";
@@ -51,14 +51,17 @@ export interface CrossCheck {
 export interface VariantRecord extends Omit<QuantizedVariant, "path"> {
   path: string;
   modelId: string;
-  divergence: DivergenceResult;
-  timings: { quantizeMs: number | null; divergenceMs: number; runMs: number | null };
+  /** Null when the scoring process failed (`divergenceError` says why). */
+  divergence: DivergenceResult | null;
+  divergenceError: string | null;
+  timings: { quantizeMs: number | null; divergenceMs: number | null; runMs: number | null };
 }
 
 export interface QuantizationFile {
   schemaVersion: 1;
   source: { modelId: string; file: string; sha256: string; sizeBytes: number; tensorTypes: Record<string, number> };
-  suite: { name: string; hash: string; scoredTasks: number; positions: number };
+  /** Tasks scored, positions, and tasks skipped because prompt + answer do not fit the context. */
+  suite: { name: string; hash: string; scoredTasks: number; positions: number; skippedTasks: number };
   /** What the divergence figures are over. */
   positions: string;
   /** The source's own answer perplexity, the time its reference distributions took, and its suite run (load + generation). */
@@ -104,36 +107,48 @@ export async function quantizeSweep(options: SweepOptions): Promise<{ outcome: R
   if (outcome.interrupted) return { outcome, file: null };
   const run = loadRun(outcome.dir);
 
-  // 3. Next-token distributions against the source's, one model loaded at a time.
+  // 3. Next-token distributions against the source's: each model in its own process, one at a
+  // time, so a crash costs that variant's figures and the sweep goes on.
   const runtime = { ...spec.runtime };
   const scratch = join(dir, `reference-${process.pid}.f32`);
+  const textsFile = join(dir, `texts-${process.pid}.json`);
+  const jobFile = join(dir, `job-${process.pid}.json`);
   const sourceCell = run.summary.cells.find((c) => c.modelId === spec.id);
   const sourceOutputs = new Map(run.records.filter((r) => r.cellId === sourceCell?.cellId).map((r) => [r.taskId, r.output]));
-  let reference;
-  let texts;
-  const divergences = new Map<string, DivergenceResult>();
+  const divergences = new Map<string, DivergenceResult | string>();
+  let reference: ReferenceResult & { texts: number; skipped: number };
   try {
-    const scorer = await loadScorer(source.path, runtime);
-    texts = suiteTexts(scorer, suite, sourceOutputs);
-    reference = await writeReference(scorer, texts, scratch);
-    await scorer.unload();
-    log(options.quiet, `reference distributions: ${reference.positions} positions over ${texts.length} tasks in ${Math.round(reference.ms)} ms`);
+    try {
+      reference = await runDivergenceJob({ kind: "suite-reference", modelPath: source.path, runtime, suiteDir: options.suiteDir, fallback: Object.fromEntries(sourceOutputs), textsFile, scratch }, jobFile);
+    } catch (error) {
+      throw new HeldoutError("scoring-failed", `the source's next-token distributions could not be computed (${(error as Error).message}); the suite run is complete in ${outcome.dir}`, { file: options.modelFile });
+    }
+    log(options.quiet, `reference distributions: ${reference.positions} positions over ${reference.texts} tasks in ${Math.round(reference.ms)} ms${reference.skipped ? ` (${reference.skipped} tasks longer than the context skipped)` : ""}`);
     for (const { v, modelId } of variants) {
-      const scorerV = await loadScorer(v.path, runtime);
-      const d = await compareWithReference(scorerV, texts, scratch, reference.vocabulary);
-      await scorerV.unload();
-      divergences.set(modelId, d);
-      log(options.quiet, `${v.type}: mean KLD ${d.meanKld?.toFixed(5)} ± ${d.meanKldStdErr?.toFixed(5)}, p99 ${d.p99Kld?.toFixed(4)}, top-1 ${d.top1Agreement?.toFixed(4)} (${Math.round(d.ms)} ms)`);
+      try {
+        const d = await runDivergenceJob({ kind: "compare", modelPath: v.path, runtime, textsFile, scratch, vocabulary: reference.vocabulary }, jobFile);
+        divergences.set(modelId, d);
+        log(options.quiet, `${v.type}: mean KLD ${d.meanKld?.toFixed(5)} ± ${d.meanKldStdErr?.toFixed(5)}, p99 ${d.p99Kld?.toFixed(4)}, top-1 ${d.top1Agreement?.toFixed(4)} (${Math.round(d.ms)} ms)`);
+      } catch (error) {
+        divergences.set(modelId, (error as Error).message);
+        log(options.quiet, `${v.type}: no divergence figures: ${(error as Error).message}`);
+      }
     }
   } finally {
-    removeScratch(scratch);
+    for (const f of [scratch, textsFile]) removeScratch(f);
   }
 
   // 4. llama-perplexity's KLD for one variant, and heldout's over exactly the same windows.
   let crossCheck: CrossCheck | null = null;
   const checked = options.crossCheck ? variants.find((x) => x.v.type === options.crossCheck) : undefined;
-  if (checked) crossCheck = await crossCheckKld(source.path, checked.v, suite.tasks.map((t) => `${promptText(suite, DEFAULT_PROMPT, t)}${typeof t.expected === "string" || typeof t.expected === "number" ? String(t.expected) : (sourceOutputs.get(t.id) ?? "")}`), runtime, threads, dir, options.quiet);
-  await disposeEngines();
+  if (checked) {
+    const lines = suite.tasks.map((t) => `${promptText(suite, DEFAULT_PROMPT, t)}${typeof t.expected === "string" || typeof t.expected === "number" ? String(t.expected) : (sourceOutputs.get(t.id) ?? "")}`);
+    try {
+      crossCheck = await crossCheckKld(source.path, checked.v, lines, runtime, threads, dir, options.quiet);
+    } catch (error) {
+      log(options.quiet, `warning: the llama-perplexity cross-check failed: ${(error as Error).message}`);
+    }
+  }
 
   // 5. Rows, frontier, recommendation.
   const compared = compareVariants(run, spec.id, variants.map((x) => x.modelId));
@@ -151,7 +166,8 @@ export async function quantizeSweep(options: SweepOptions): Promise<{ outcome: R
     },
     ...variants.map(({ v, modelId }) => {
       const c = compared.variants.find((x) => x.modelId === modelId);
-      const d = divergences.get(modelId) ?? null;
+      const found = divergences.get(modelId);
+      const d = typeof found === "object" ? found : null;
       return {
         name: v.type,
         sizeBytes: v.sizeBytes,
@@ -174,12 +190,13 @@ export async function quantizeSweep(options: SweepOptions): Promise<{ outcome: R
   const file: QuantizationFile = {
     schemaVersion: 1,
     source: { modelId: spec.id, file: source.path, sha256: source.sha256, sizeBytes: source.sizeBytes, tensorTypes },
-    suite: { name: suite.name, hash: suite.hash, scoredTasks: texts.length, positions: reference.positions },
+    suite: { name: suite.name, hash: suite.hash, scoredTasks: reference.texts, positions: reference.positions, skippedTasks: reference.skipped },
     positions: "teacher-forced on each task's prompt (the suite's template) and expected answer: the distribution after the prompt's last token and after every answer token",
     reference: { answerPerplexity: reference.answerPerplexity, answerTokens: reference.answerTokens, ms: reference.ms, runMs: cellWall(spec.id) },
     variants: variants.map(({ v, modelId }) => {
-      const d = divergences.get(modelId) as DivergenceResult;
-      return { ...v, modelId, divergence: d, timings: { quantizeMs: v.quantizeMs, divergenceMs: d.ms, runMs: cellWall(modelId) } };
+      const found = divergences.get(modelId);
+      const d = typeof found === "object" ? found : null;
+      return { ...v, modelId, divergence: d, divergenceError: typeof found === "string" ? found : null, timings: { quantizeMs: v.quantizeMs, divergenceMs: d?.ms ?? null, runMs: cellWall(modelId) } };
     }),
     rows,
     frontier: kldFrontier(rows),
@@ -194,6 +211,8 @@ async function crossCheckKld(sourcePath: string, variant: QuantizedVariant, line
   const textFile = join(dir, `crosscheck-${process.pid}.txt`);
   const baseFile = join(dir, `crosscheck-${process.pid}.kld`);
   const scratch = join(dir, `crosscheck-${process.pid}.f32`);
+  const windowsFile = join(dir, `crosscheck-${process.pid}.json`);
+  const jobFile = join(dir, `crosscheck-job-${process.pid}.json`);
   writeFileSync(textFile, `${lines.join("\n")}\n`);
   const contextSize = Math.min(512, runtime.contextSize);
   const started = performance.now();
@@ -201,20 +220,14 @@ async function crossCheckKld(sourcePath: string, variant: QuantizedVariant, line
     await writeKldBase(sourcePath, textFile, baseFile, contextSize, threads);
     const lp = await kldAgainstBase(variant.path, baseFile, contextSize, threads);
     const base = readBaseWindows(baseFile);
-    const { first, count } = scoredPositions(base.contextSize);
-    const sourceScorer = await loadScorer(sourcePath, { ...runtime, contextSize: Math.max(runtime.contextSize, base.contextSize) });
-    const bos = sourceScorer.bosToken();
-    const texts = windowTexts(base.windows, bos, first, count);
-    const ref = await writeReference(sourceScorer, texts, scratch);
-    await sourceScorer.unload();
-    const variantScorer = await loadScorer(variant.path, { ...runtime, contextSize: Math.max(runtime.contextSize, base.contextSize) });
-    const mine = await compareWithReference(variantScorer, texts, scratch, ref.vocabulary);
-    await variantScorer.unload();
+    const windowRuntime = { ...runtime, contextSize: Math.max(runtime.contextSize, base.contextSize) };
+    const ref = await runDivergenceJob({ kind: "window-reference", modelPath: sourcePath, runtime: windowRuntime, baseFile, textsFile: windowsFile, scratch }, jobFile);
+    const mine = await runDivergenceJob({ kind: "compare", modelPath: variant.path, runtime: windowRuntime, textsFile: windowsFile, scratch, vocabulary: ref.vocabulary }, jobFile);
     const difference = Math.abs((mine.meanKld ?? Number.NaN) - lp.meanKld);
     const result: CrossCheck = { type: variant.type, contextSize: base.contextSize, windows: base.windows.length, positions: mine.positions, heldout: mine, llamaPerplexity: lp, difference, agrees: difference <= lp.meanKldError, ms: performance.now() - started };
     log(quiet, `cross-check ${variant.type} over ${result.windows} windows of ${contextSize} tokens: heldout mean KLD ${mine.meanKld?.toFixed(6)}, llama-perplexity ${lp.meanKld.toFixed(6)} ± ${lp.meanKldError.toFixed(6)}: ${result.agrees ? "agree" : "DISAGREE"}`);
     return result;
   } finally {
-    for (const f of [textFile, baseFile, scratch]) removeScratch(f);
+    for (const f of [textFile, baseFile, scratch, windowsFile]) removeScratch(f);
   }
 }

@@ -21,7 +21,7 @@ export function quantizationSection(q: QuantizationFile): string {
       cells: [
         text(r.name),
         num(r.sizeBytes, formatBytes(r.sizeBytes)),
-        num(d ? d.meanKld : 0, d ? `${fixed(d.meanKld, 5)} ± ${fixed(d.meanKldStdErr, 5)}` : "0 (reference)"),
+        num(d ? d.meanKld : r.name === "source" ? 0 : null, d ? `${fixed(d.meanKld, 5)} ± ${fixed(d.meanKldStdErr, 5)}` : r.name === "source" ? "0 (reference)" : "failed"),
         num(d?.p99Kld ?? null, fixed(d?.p99Kld, 4)),
         num(d?.top1Agreement ?? null, fixed(d?.top1Agreement, 4)),
         num(r.answerPerplexity, fixed(r.answerPerplexity, 4)),
@@ -56,7 +56,8 @@ export function quantizationSection(q: QuantizationFile): string {
   const kldPoints: ScatterPoint[] = q.rows.map((r, i) => {
     const d = r.divergence;
     const se = d?.meanKldStdErr ?? 0;
-    const y = d ? (d.meanKld ?? 0) : 0;
+    // The source is the reference (0); a variant whose scoring failed has no point.
+    const y = d ? (d.meanKld ?? Number.NaN) : r.name === "source" ? 0 : Number.NaN;
     return { id: r.name, label: r.name, x: r.sizeBytes / MIB, y, yLow: d ? Math.max(0, y - 1.96 * se) : null, yHigh: d ? y + 1.96 * se : null, color: color(i) };
   });
   const passPoints: ScatterPoint[] = q.rows.map((r, i) => ({ id: r.name, label: r.name, x: r.sizeBytes / MIB, y: r.passRate ?? Number.NaN, yLow: r.passRateInterval?.low ?? null, yHigh: r.passRateInterval?.high ?? null, color: color(i) }));
@@ -68,9 +69,10 @@ export function quantizationSection(q: QuantizationFile): string {
   for (const v of q.variants.filter((x) => x.shapeFallbacks.length > 0)) {
     notes.push(`${v.type}: ${v.shapeFallbacks.length} tensor(s) have rows the type's blocks cannot split and got ${[...new Set(v.shapeFallbacks.map((s) => s.got))].join(" / ")} instead (for example ${v.shapeFallbacks[0]?.tensor}, rows of ${v.shapeFallbacks[0]?.rowLength}); llama-quantize counted ${v.fallbackCount} fallback(s).`);
   }
+  for (const v of q.variants) if (v.divergenceError) notes.push(`${v.type}: no divergence figures: ${v.divergenceError}`);
   const c = q.crossCheck;
   if (c) notes.push(`Cross-check against llama.cpp: ${c.type} over ${c.windows} windows of ${c.contextSize} tokens (${c.positions} positions, llama-perplexity's own windows): heldout's mean KLD ${fixed(c.heldout.meanKld, 6)}, llama-perplexity's ${fixed(c.llamaPerplexity.meanKld, 6)} ± ${fixed(c.llamaPerplexity.meanKldError, 6)}: ${c.agrees ? "they agree within its stated error" : "they DISAGREE beyond its stated error"}.`);
-  const timing = q.variants.map((v) => `${v.type}: quantize ${v.timings.quantizeMs === null ? "cached" : `${Math.round(v.timings.quantizeMs)} ms`}, suite ${v.timings.runMs === null ? "–" : `${(v.timings.runMs / 1000).toFixed(1)} s`}, distributions ${(v.timings.divergenceMs / 1000).toFixed(1)} s`);
+  const timing = q.variants.map((v) => `${v.type}: quantize ${v.timings.quantizeMs === null ? "cached" : `${Math.round(v.timings.quantizeMs)} ms`}, suite ${v.timings.runMs === null ? "–" : `${(v.timings.runMs / 1000).toFixed(1)} s`}, distributions ${v.timings.divergenceMs === null ? `failed (${v.divergenceError ?? "?"})` : `${(v.timings.divergenceMs / 1000).toFixed(1)} s`}`);
   return `<section id="quantization"><h2>Quantization sweep</h2>
 <p class="recommendation"><strong>${escapeHtml(q.recommendation)}</strong></p>
 <p>Source: ${escapeHtml(q.source.file)} (${escapeHtml(formatBytes(q.source.sizeBytes))}, sha256 ${escapeHtml(q.source.sha256)}). Divergence is measured ${escapeHtml(q.positions)}: ${q.suite.positions} positions over ${q.suite.scoredTasks} tasks.</p>
