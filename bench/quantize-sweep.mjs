@@ -27,12 +27,13 @@ const source = await resolveModel(loadModelSpec(resolve(root, model)));
 rmSync(quantizeDir(source.sha256), { recursive: true, force: true });
 
 const started = performance.now();
-const r = spawnSync(process.execPath, [join(root, "bin/heldout.js"), "quantize-sweep", "--model", model, "--types", types, "--suite", suite, "--out", out, "--run-id", "bench", "-q", "--no-report"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+const r = spawnSync(process.execPath, [join(root, "bin/heldout.js"), "quantize-sweep", "--model", model, "--types", types, "--suite", suite, "--out", out, "--run-id", "bench", "--no-report"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 const wall = performance.now() - started;
 if (r.status !== 0) {
   process.stderr.write(r.stdout);
   throw new Error(`quantize-sweep exited with ${r.status}`);
 }
+for (const line of r.stderr.split("\n")) if (/warning|failed|no divergence/i.test(line)) console.log(line);
 const q = JSON.parse(readFileSync(join(out, "bench", "quantization.json"), "utf8"));
 const s = (ms) => (ms === null || ms === undefined ? "–" : (ms / 1000).toFixed(2));
 console.log(`quantize-sweep of ${q.source.modelId} (${(q.source.sizeBytes / 2 ** 20).toFixed(2)} MiB) on ${q.suite.name} (${q.suite.scoredTasks} tasks, ${q.suite.positions} positions), seconds:`);

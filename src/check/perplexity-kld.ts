@@ -21,6 +21,8 @@ export interface PerplexityKld {
   p99Kld: number | null;
   sameTop: number | null;
   sameTopError: number | null;
+  /** Passes it took to get the statistics printed (see kldAgainstBase). */
+  attempts?: number;
 }
 
 /** The token windows of a base file: n_chunk × n_ctx tokens (each window's first token is replaced by BOS when evaluated). */
@@ -53,9 +55,22 @@ export async function writeKldBase(modelPath: string, textFile: string, baseFile
   await run(["-m", modelPath, "-f", textFile, "-c", String(contextSize), "-b", String(contextSize), "-t", String(threads), "--kl-divergence-base", baseFile]);
 }
 
+/**
+ * llama-perplexity's KLD pass over a base file. In about 2 of 30 sweeps on this project's machine
+ * its output lacked the statistics (cause not found: the tool exited 0 and the same command then
+ * printed them), so a pass without them is run again, up to three times in all.
+ */
 export async function kldAgainstBase(modelPath: string, baseFile: string, contextSize: number, threads: number): Promise<PerplexityKld> {
-  const log = await run(["-m", modelPath, "--kl-divergence-base", baseFile, "--kl-divergence", "-c", String(contextSize), "-b", String(contextSize), "-t", String(threads)]);
-  return parseKldLog(log);
+  let lastError: Error | undefined;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const log = await run(["-m", modelPath, "--kl-divergence-base", baseFile, "--kl-divergence", "-c", String(contextSize), "-b", String(contextSize), "-t", String(threads)]);
+    try {
+      return { ...parseKldLog(log), attempts: attempt };
+    } catch (error) {
+      lastError = error as Error;
+    }
+  }
+  throw lastError as Error;
 }
 
 export function parseKldLog(log: string): PerplexityKld {

@@ -64,7 +64,7 @@ export interface QuantizationFile {
   suite: { name: string; hash: string; scoredTasks: number; positions: number; skippedTasks: number };
   /** What the divergence figures are over. */
   positions: string;
-  /** The source's own answer perplexity, the time its reference distributions took, and its suite run (load + generation). */
+  /** The source's own answer perplexity, the time its reference distributions took (process, load, scoring), and its suite run (load + generation). */
   reference: { answerPerplexity: number | null; answerTokens: number; ms: number; runMs: number | null };
   variants: VariantRecord[];
   rows: SweepRow[];
@@ -115,19 +115,23 @@ export async function quantizeSweep(options: SweepOptions): Promise<{ outcome: R
   const jobFile = join(dir, `job-${process.pid}.json`);
   const sourceCell = run.summary.cells.find((c) => c.modelId === spec.id);
   const sourceOutputs = new Map(run.records.filter((r) => r.cellId === sourceCell?.cellId).map((r) => [r.taskId, r.output]));
-  const divergences = new Map<string, DivergenceResult | string>();
-  let reference: ReferenceResult & { texts: number; skipped: number };
+  const divergences = new Map<string, (DivergenceResult & { wallMs: number }) | string>();
+  let reference: ReferenceResult & { texts: number; skipped: number; wallMs: number };
   try {
     try {
-      reference = await runDivergenceJob({ kind: "suite-reference", modelPath: source.path, runtime, suiteDir: options.suiteDir, fallback: Object.fromEntries(sourceOutputs), textsFile, scratch }, jobFile);
+      const started = performance.now();
+      reference = { ...(await runDivergenceJob({ kind: "suite-reference", modelPath: source.path, runtime, suiteDir: options.suiteDir, fallback: Object.fromEntries(sourceOutputs), textsFile, scratch }, jobFile)), wallMs: 0 };
+      reference.wallMs = performance.now() - started;
     } catch (error) {
       throw new HeldoutError("scoring-failed", `the source's next-token distributions could not be computed (${(error as Error).message}); the suite run is complete in ${outcome.dir}`, { file: options.modelFile });
     }
     log(options.quiet, `reference distributions: ${reference.positions} positions over ${reference.texts} tasks in ${Math.round(reference.ms)} ms${reference.skipped ? ` (${reference.skipped} tasks longer than the context skipped)` : ""}`);
     for (const { v, modelId } of variants) {
       try {
+        const started = performance.now();
         const d = await runDivergenceJob({ kind: "compare", modelPath: v.path, runtime, textsFile, scratch, vocabulary: reference.vocabulary }, jobFile);
-        divergences.set(modelId, d);
+        // The variant's time includes its scoring process: start, model load, then the scoring itself (d.ms).
+        divergences.set(modelId, { ...d, wallMs: performance.now() - started });
         log(options.quiet, `${v.type}: mean KLD ${d.meanKld?.toFixed(5)} ± ${d.meanKldStdErr?.toFixed(5)}, p99 ${d.p99Kld?.toFixed(4)}, top-1 ${d.top1Agreement?.toFixed(4)} (${Math.round(d.ms)} ms)`);
       } catch (error) {
         divergences.set(modelId, (error as Error).message);
@@ -192,11 +196,11 @@ export async function quantizeSweep(options: SweepOptions): Promise<{ outcome: R
     source: { modelId: spec.id, file: source.path, sha256: source.sha256, sizeBytes: source.sizeBytes, tensorTypes },
     suite: { name: suite.name, hash: suite.hash, scoredTasks: reference.texts, positions: reference.positions, skippedTasks: reference.skipped },
     positions: "teacher-forced on each task's prompt (the suite's template) and expected answer: the distribution after the prompt's last token and after every answer token",
-    reference: { answerPerplexity: reference.answerPerplexity, answerTokens: reference.answerTokens, ms: reference.ms, runMs: cellWall(spec.id) },
+    reference: { answerPerplexity: reference.answerPerplexity, answerTokens: reference.answerTokens, ms: reference.wallMs, runMs: cellWall(spec.id) },
     variants: variants.map(({ v, modelId }) => {
       const found = divergences.get(modelId);
       const d = typeof found === "object" ? found : null;
-      return { ...v, modelId, divergence: d, divergenceError: typeof found === "string" ? found : null, timings: { quantizeMs: v.quantizeMs, divergenceMs: d?.ms ?? null, runMs: cellWall(modelId) } };
+      return { ...v, modelId, divergence: d, divergenceError: typeof found === "string" ? found : null, timings: { quantizeMs: v.quantizeMs, divergenceMs: d?.wallMs ?? null, runMs: cellWall(modelId) } };
     }),
     rows,
     frontier: kldFrontier(rows),
