@@ -86,6 +86,10 @@ describe("quantization sweep verdicts", () => {
     expect(text).toMatch(/^q5_0 is the smallest variant with no detectable loss on arith/);
     expect(text).toMatch(/q4_0 \(.*\) lost 5\.0 points \(p = 0\.001\)/);
     expect(recommendation([rows[0] as SweepRow, rows[4] as SweepRow], "arith")).toMatch(/^Every variant lost pass rate detectably/);
+    // Pass rate held but the distributions moved: say so and name the closest safe variant.
+    const moved = rows.map((r) => (r.name === "q5_0" && r.divergence ? { ...r, divergence: { ...r.divergence, top1Agreement: 0.9 } } : r));
+    expect(recommendation(moved, "arith")).toMatch(/But its next-token choices moved: it agrees with the source's top token at 90\.0% of positions.*the smallest variant that agrees at ≥ 99\.0% is q4_k_m/);
+    expect(text).not.toMatch(/next-token choices moved/);
   });
 
   it("maps file types to the block type their shapes must take", () => {

@@ -41,6 +41,9 @@ const pOf = (v: PairedComparison) => v.pAdjusted ?? v.pValue;
 const pText = (p: number) => (p < 0.001 ? "p < 0.001" : `p = ${p.toFixed(3)}`);
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
 
+/** Top-1 agreement from which a variant counts as choosing the source's tokens almost everywhere. */
+export const CLOSE_TOP1 = 0.99;
+
 export function recommendation(rows: readonly SweepRow[], suiteName: string): string {
   const source = rows.find((r) => r.name === "source");
   const variants = rows.filter((r) => r.name !== "source").sort((a, b) => a.sizeBytes - b.sizeBytes);
@@ -55,6 +58,13 @@ export function recommendation(rows: readonly SweepRow[], suiteName: string): st
       `${best.name} is the smallest variant with no detectable loss on ${suiteName}: ${mib(best.sizeBytes)} (${pct(best.sizeBytes / source.sizeBytes)} of the source), pass rate ${pct(best.passRate)} against ${pct(source.passRate)} (${points(v.difference)}, 95% CI ${signed(v.low)} to ${signed(v.high)}, ${pText(pOf(v))}), mean KLD ${kld(best)} nats.`,
     );
     if (v.mdd !== null) parts.push(`"No detectable loss" means a loss under about ${(v.mdd * 100).toFixed(1)} points would not have been detected with ${v.tasks} tasks.`);
+    // A pass rate that holds is not the whole story when the distributions moved: say so, and name
+    // the smallest variant that still picks the source's token almost everywhere.
+    const top1 = best.divergence?.top1Agreement ?? null;
+    if (top1 !== null && top1 < CLOSE_TOP1) {
+      const close = safe.find((r) => (r.divergence?.top1Agreement ?? 0) >= CLOSE_TOP1);
+      parts.push(`But its next-token choices moved: it agrees with the source's top token at ${pct(top1)} of positions, so outputs beyond this suite will differ${close ? `; the smallest variant that agrees at ≥ ${pct(CLOSE_TOP1)} is ${close.name} (${mib(close.sizeBytes)}, mean KLD ${kld(close)})` : ""}.`);
+    }
   } else {
     parts.push(`Every variant lost pass rate detectably on ${suiteName}; keep the source, or take the loss knowingly.`);
   }
