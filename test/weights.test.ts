@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseKldLog, readBaseWindows, scoredPositions } from "../src/check/perplexity-kld.js";
+import { baseDistributions, parseKldLog, readBaseWindows, scoredPositions } from "../src/check/perplexity-kld.js";
 import { DivergenceAccumulator, klDivergence, perplexity } from "../src/core/divergence.js";
 import { kldFrontier, noDetectableLoss, recommendation, type SweepRow } from "../src/core/quant-sweep.js";
 import type { PairedComparison } from "../src/stats/paired.js";
@@ -34,6 +34,17 @@ describe("KL divergence and top-1 agreement", () => {
     expect(s.top1Agreement).toBe(0.5);
     expect(s.meanKldStdErr).toBeCloseTo(Math.sqrt(((k / 2) ** 2 * 2) / 1 / 2), 6);
     expect(perplexity(2 * Math.log(0.5), 2)).toBeCloseTo(2, 9);
+    // Positions of one text are one cluster: the standard error is taken over texts.
+    const clustered = new DivergenceAccumulator();
+    clustered.add(logs([0.7, 0.3]), logs([0.4, 0.6]), "a");
+    clustered.add(logs([0.7, 0.3]), logs([0.4, 0.6]), "a");
+    clustered.add(logs([0.7, 0.3]), logs([0.7, 0.3]), "b");
+    clustered.add(logs([0.7, 0.3]), logs([0.7, 0.3]), "b");
+    const c = clustered.stats();
+    // mean k/2; cluster sums 2k and 0 around 2·(k/2) = k: Σ = 2k²; √(2/1 · 2k²) / 4 = k/2.
+    expect(c.meanKldStdErr).toBeCloseTo(k / 2, 6);
+    // A floor leaves out reference tokens at or below it (llama-perplexity's −16).
+    expect(klDivergence(Float32Array.from([0, -20]), Float32Array.from([Math.log(0.5), Math.log(0.5)]), -16)).toBeCloseTo(Math.log(2), 6);
     expect(new DivergenceAccumulator().stats().meanKld).toBeNull();
   });
 });
@@ -78,6 +89,8 @@ describe("quantization sweep verdicts", () => {
 
   it("puts on the size–KLD frontier only variants no other beats on both", () => {
     expect(kldFrontier(rows)).toEqual(["source", "q8_0", "q5_0", "q4_0"]);
+    // A variant whose scoring failed is off the frontier, however small.
+    expect(kldFrontier([...rows, row("q2_k", 5e5, null, verdict(-0.1, true))])).toEqual(["source", "q8_0", "q5_0", "q4_0"]);
   });
 
   it("recommends the smallest variant without a significant loss and names the smaller ones that lost", () => {
@@ -101,8 +114,18 @@ describe("quantization sweep verdicts", () => {
 
 describe("llama-perplexity's KLD output and base file", () => {
   it("reads the mean with its error, the 99th percentile and the same-top share", () => {
-    const log = "====== KL divergence statistics ======\nMean    KLD:   0.043125 ±   0.004480\nMaximum KLD:   3.1\n99.9%   KLD:   1.2\n99.0%   KLD:   0.612300\nSame top p: 97.123 ± 0.250 %\n";
-    expect(parseKldLog(log)).toEqual({ meanKld: 0.043125, meanKldError: 0.00448, p99Kld: 0.6123, sameTop: 0.97123, sameTopError: 0.0025 });
+    const log = [
+      "chunk             PPL               ln(PPL(Q)/PPL(base))          KL Divergence              Δp RMS            Same top p",
+      "   1    1161106023.3540 ± 2305396508.9144       6.68500 ±    1.60137       0.14234 ±    0.12795     1.152 ±  0.506 %    96.774 ±  3.226 %",
+      "   2    2236538124.9228 ± 3015464956.9423       6.84197 ±    1.16452       0.07118 ±    0.06410     0.814 ±  0.359 %    98.387 ±  1.613 %",
+      "====== KL divergence statistics ======",
+      "Mean    KLD:   0.043125 ±   0.004480",
+      "Maximum KLD:   3.1",
+      "99.9%   KLD:   1.2",
+      "99.0%   KLD:   0.612300",
+      "Same top p: 97.123 ± 0.250 %",
+    ].join("\n");
+    expect(parseKldLog(log)).toEqual({ meanKld: 0.043125, meanKldError: 0.00448, p99Kld: 0.6123, sameTop: 0.97123, sameTopError: 0.0025, runningMeans: [0.14234, 0.07118], runningErrors: [0.12795, 0.0641] });
     expect(() => parseKldLog("perplexity: failed")).toThrow(/no "Mean KLD" line/);
   });
 
@@ -116,6 +139,21 @@ describe("llama-perplexity's KLD output and base file", () => {
     const file = join(mkdtempSync(join(tmpdir(), "heldout-kld-")), "base.kld");
     writeFileSync(file, b);
     expect(readBaseWindows(file)).toEqual({ contextSize: 4, vocabulary: 512, windows: [[1, 2, 3, 4], [5, 6, 7, 8]] });
+    // Then per window, per scored position (n_ctx 4: position 2 only): scale, min, one uint16 per token.
+    const vocab = 3;
+    const nv = 2 * Math.floor((vocab + 1) / 2) + 4;
+    const withLogProbs = Buffer.alloc(20 + 4 * 4 * 1 + nv * 2);
+    withLogProbs.write("_logits_", 0, "latin1");
+    withLogProbs.writeUInt32LE(4, 8);
+    withLogProbs.writeInt32LE(vocab, 12);
+    withLogProbs.writeInt32LE(1, 16);
+    const at = 20 + 16;
+    withLogProbs.writeFloatLE(0.5, at);
+    withLogProbs.writeFloatLE(-16, at + 4);
+    [32, 0, 30].forEach((q, i) => withLogProbs.writeUInt16LE(q, at + 8 + 2 * i));
+    const file2 = join(mkdtempSync(join(tmpdir(), "heldout-kld-")), "base.kld");
+    writeFileSync(file2, withLogProbs);
+    expect([...baseDistributions(file2)].map((w) => w.map((p) => [...p]))).toEqual([[[0, -16, -1]]]);
     // n_ctx 64: positions 32…62, each predicting the next token (llama-perplexity's first = n_ctx/2).
     expect(scoredPositions(64)).toEqual({ first: 32, count: 31 });
   });
@@ -144,5 +182,12 @@ describe("ablation variants", () => {
     expect(parseAblations("3", "attn+ffn", 4)).toEqual([{ blocks: [3], parts: ["attn", "ffn"] }]);
     expect(() => parseAblations("0,4", "attn", 4)).toThrow(/"4" is not a block of this model \(it has blocks 0–3\)/);
     expect(() => parseAblations("0", "mlp", 4)).toThrow(/"mlp" is not attn or ffn/);
+    expect(() => parseAblations("1,", "attn", 4)).toThrow(/"" is not a block of this model/);
+    expect(() => parseAblations("2, x", "attn", 4)).toThrow(/"x" is not a block/);
+    // One variant per distinct combination, whatever the order written.
+    expect(parseAblations("1,1", "ffn+attn,attn+ffn,attn,attn", 4)).toEqual([
+      { blocks: [1], parts: ["attn", "ffn"] },
+      { blocks: [1], parts: ["attn"] },
+    ]);
   });
 });

@@ -218,18 +218,24 @@ export class LlamaBackend implements Backend {
    * each position ≥ `from` of `tokens`, teacher-forced: entry k is p(· | tokens[0..from + k]).
    */
   async nextTokenLogProbs(tokens: readonly number[], from: number): Promise<Float32Array[]> {
-    const model = this.requireModel();
+    this.requireModel();
     const runtime = this.runtime as RuntimeSettings;
     if (tokens.length > runtime.contextSize) throw new Error(`${tokens.length} tokens do not fit the context (${runtime.contextSize})`);
     const sequence = await this.scoringSequence();
     await sequence.clearHistory();
-    const input = tokens.map((token, i) => (i >= from ? ([token as Token, { generateNext: { logits: true } }] as [Token, { generateNext: { logits: true } }]) : (token as Token)));
-    const out = await sequence.controlledEvaluate(input);
+    // node-llama-cpp returns each position's logits as a Map until the call ends (~12 MiB per
+    // position at a 152k vocabulary), so the positions are evaluated a few at a time, the sequence
+    // carrying on from where the last call stopped, and each Map becomes a Float32Array at once.
+    if (from > 0) await sequence.controlledEvaluate(tokens.slice(0, from).map((t) => t as Token));
     const result: Float32Array[] = [];
-    for (let i = from; i < tokens.length; i++) {
-      const logits = out[i]?.next.logits;
-      if (!logits) throw new Error(`node-llama-cpp returned no logits for position ${i}`);
-      result.push(logSoftmaxOf(logits));
+    for (let start = from; start < tokens.length; start += LOGIT_POSITIONS_PER_CALL) {
+      const chunk = tokens.slice(start, start + LOGIT_POSITIONS_PER_CALL).map((t) => [t as Token, { generateNext: { logits: true } }] as [Token, { generateNext: { logits: true } }]);
+      const out = await sequence.controlledEvaluate(chunk);
+      out.forEach((o, k) => {
+        const logits = o?.next.logits;
+        if (!logits) throw new Error(`node-llama-cpp returned no logits for position ${start + k}`);
+        result.push(logSoftmaxOf(logits));
+      });
     }
     return result;
   }
@@ -284,6 +290,8 @@ async function warmUp(model: LlamaModel, sequences: readonly LlamaContextSequenc
     if (performance.now() - started >= budgetMs) break;
   }
 }
+
+const LOGIT_POSITIONS_PER_CALL = 8;
 
 /** A full-vocabulary logits map (token id → logit) as natural-log probabilities indexed by token id. */
 function logSoftmaxOf(logits: ReadonlyMap<Token, number>): Float32Array {

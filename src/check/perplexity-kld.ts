@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { HeldoutError } from "../core/errors.js";
+import { HeldoutError, StoppedBySignal } from "../core/errors.js";
 import { BUILD_TOOLS_HINT, llamaToolsDir } from "../backends/llama-tools.js";
 
 /**
@@ -23,6 +23,9 @@ export interface PerplexityKld {
   sameTopError: number | null;
   /** Passes it took to get the statistics printed (see kldAgainstBase). */
   attempts?: number;
+  /** The running mean KLD it printed after each window (5 decimals), in window order, with its stated error. */
+  runningMeans: number[];
+  runningErrors: number[];
 }
 
 /** The token windows of a base file: n_chunk × n_ctx tokens (each window's first token is replaced by BOS when evaluated). */
@@ -44,7 +47,8 @@ async function run(args: string[]): Promise<string> {
     const out = await execFileAsync(tool(), args, { maxBuffer: 256 * 2 ** 20 });
     return `${out.stdout}${out.stderr}`;
   } catch (error) {
-    const e = error as { stderr?: string; stdout?: string; message: string };
+    const e = error as { stderr?: string; stdout?: string; message: string; signal?: string };
+    if (e.signal === "SIGINT" || e.signal === "SIGTERM") throw new StoppedBySignal(`llama-perplexity was stopped (${e.signal})`);
     const text = `${e.stdout ?? ""}${e.stderr ?? e.message}`.trim().split("\n").slice(-4).join("\n  ");
     throw new Error(`llama-perplexity ${args.join(" ")} failed:\n  ${text}`);
   }
@@ -52,7 +56,12 @@ async function run(args: string[]): Promise<string> {
 
 /** Saves the source model's log-probabilities over `textFile` in windows of `contextSize` tokens. */
 export async function writeKldBase(modelPath: string, textFile: string, baseFile: string, contextSize: number, threads: number): Promise<void> {
-  await run(["-m", modelPath, "-f", textFile, "-c", String(contextSize), "-b", String(contextSize), "-t", String(threads), "--kl-divergence-base", baseFile]);
+  const log = await run(["-m", modelPath, "-f", textFile, "-c", String(contextSize), "-b", String(contextSize), "-t", String(threads), "--kl-divergence-base", baseFile]);
+  // With too little text it exits 0 having written only a header: say so instead of failing later.
+  const need = /you need at least (\d+) tokens/.exec(log);
+  if (need) throw new Error(`the suite's text is too short for llama-perplexity's windows of ${contextSize} tokens (it needs at least ${need[1]} tokens)`);
+  const size = existsSync(baseFile) ? statSync(baseFile).size : 0;
+  if (size <= 20) throw new Error(`llama-perplexity wrote no log-probabilities to ${baseFile} (${size} bytes)`);
 }
 
 /**
@@ -78,7 +87,16 @@ export function parseKldLog(log: string): PerplexityKld {
   if (!mean) throw new Error(`llama-perplexity printed no "Mean KLD" line:\n${log.trim().split("\n").slice(-5).join("\n")}`);
   const p99 = /99\.0%\s+KLD:\s+([-\d.e+]+)/.exec(log);
   const same = /Same top p:\s+([-\d.e+]+)\s+±\s+([-\d.e+]+)\s*%/.exec(log);
+  // Per-window lines: "   1    PPL ± e    ln(PPL(Q)/PPL(base)) ± e    KLD ± e    Δp RMS ± e %    same top ± e %".
+  const runningMeans: number[] = [];
+  const runningErrors: number[] = [];
+  for (const m of log.matchAll(/^\s*(\d+)\s+\S+\s+±\s+\S+\s+\S+\s+±\s+\S+\s+(\S+)\s+±\s+(\S+)/gm)) {
+    runningMeans[Number(m[1]) - 1] = Number(m[2]);
+    runningErrors[Number(m[1]) - 1] = Number(m[3]);
+  }
   return {
+    runningMeans,
+    runningErrors,
     meanKld: Number(mean[1]),
     meanKldError: Number(mean[2]),
     p99Kld: p99 ? Number(p99[1]) : null,
@@ -106,4 +124,31 @@ export function readBaseWindows(baseFile: string): BaseWindows {
 export function scoredPositions(contextSize: number): { first: number; count: number } {
   const first = Math.floor(contextSize / 2);
   return { first, count: contextSize - 1 - first };
+}
+
+/**
+ * The source's log-probabilities llama-perplexity stored in a base file, decoded, window by
+ * window: each position is (scale, min) as two floats, then one uint16 per token with
+ * log p = scale·q + min (logits more than 16 below the maximum are clamped to it). So the
+ * cross-check can score a variant against exactly the reference llama-perplexity used.
+ */
+export function* baseDistributions(baseFile: string): Generator<Float32Array[]> {
+  const b = readFileSync(baseFile);
+  const { contextSize, vocabulary, windows } = readBaseWindows(baseFile);
+  const { count } = scoredPositions(contextSize);
+  const nv = 2 * Math.floor((vocabulary + 1) / 2) + 4;
+  let offset = 20 + 4 * contextSize * windows.length;
+  for (let w = 0; w < windows.length; w++) {
+    const positions: Float32Array[] = [];
+    for (let k = 0; k < count; k++) {
+      if (offset + nv * 2 > b.length) throw new Error(`${baseFile} ends inside window ${w + 1}`);
+      const scale = b.readFloatLE(offset);
+      const min = b.readFloatLE(offset + 4);
+      const lp = new Float32Array(vocabulary);
+      for (let i = 0; i < vocabulary; i++) lp[i] = scale * b.readUInt16LE(offset + 8 + 2 * i) + min;
+      positions.push(lp);
+      offset += nv * 2;
+    }
+    yield positions;
+  }
 }

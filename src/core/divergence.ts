@@ -6,13 +6,14 @@ import { percentileSorted } from "./percentile.js";
  * reference-scored log-likelihood of a text under each. Pure: distributions in, figures out.
  */
 
-/** KL(P ‖ Q) in nats for two natural-log distributions over the same vocabulary. */
-export function klDivergence(reference: Float32Array, variant: Float32Array): number {
+/** KL(P ‖ Q) in nats for two natural-log distributions over the same vocabulary; `floor`: see below. */
+export function klDivergence(reference: Float32Array, variant: Float32Array, floor = Number.NEGATIVE_INFINITY): number {
   if (reference.length !== variant.length) throw new Error(`vocabularies differ: ${reference.length} and ${variant.length} tokens`);
   let sum = 0;
   for (let i = 0; i < reference.length; i++) {
     const lp = reference[i] as number;
-    if (lp === Number.NEGATIVE_INFINITY) continue;
+    // Tokens the reference gives log p ≤ floor are left out (llama-perplexity uses −16).
+    if (lp <= floor) continue;
     sum += Math.exp(lp) * (lp - (variant[i] as number));
   }
   // Rounding can leave a tiny negative sum for identical distributions; KL is never below 0.
@@ -38,15 +39,26 @@ export interface DivergenceStats {
   top1StdErr: number | null;
 }
 
-/** Collects one position at a time so the distributions need not be kept. */
+/**
+ * Collects one position at a time so the distributions need not be kept. Positions of one text
+ * (a task) are not independent, so with groups given the standard error of the mean KLD is the
+ * cluster-robust one over groups (the ratio estimator's), not the naive one over positions.
+ */
 export class DivergenceAccumulator {
   private readonly klds: number[] = [];
+  private readonly groups = new Map<string, { sum: number; n: number }>();
   private same = 0;
 
-  add(reference: Float32Array, variant: Float32Array): number {
-    const kld = klDivergence(reference, variant);
+  constructor(private readonly floor = Number.NEGATIVE_INFINITY) {}
+
+  add(reference: Float32Array, variant: Float32Array, group?: string): number {
+    const kld = klDivergence(reference, variant, this.floor);
     this.klds.push(kld);
     if (argmax(reference) === argmax(variant)) this.same++;
+    const g = this.groups.get(group ?? String(this.klds.length)) ?? { sum: 0, n: 0 };
+    g.sum += kld;
+    g.n++;
+    this.groups.set(group ?? String(this.klds.length), g);
     return kld;
   }
 
@@ -54,13 +66,16 @@ export class DivergenceAccumulator {
     const n = this.klds.length;
     if (n === 0) return { positions: 0, meanKld: null, meanKldStdErr: null, medianKld: null, p99Kld: null, maxKld: null, top1Agreement: null, top1StdErr: null };
     const mean = this.klds.reduce((a, b) => a + b, 0) / n;
-    const variance = n > 1 ? this.klds.reduce((a, k) => a + (k - mean) ** 2, 0) / (n - 1) : 0;
+    const g = this.groups.size;
+    // Var(mean) ≈ g/(g−1) · Σ_groups (S_j − mean·n_j)² / n²; with one position per group this is the usual s²/n.
+    let ss = 0;
+    for (const { sum, n: nj } of this.groups.values()) ss += (sum - mean * nj) ** 2;
     const sorted = [...this.klds].sort((a, b) => a - b);
     const top1 = this.same / n;
     return {
       positions: n,
       meanKld: mean,
-      meanKldStdErr: Math.sqrt(variance / n),
+      meanKldStdErr: g > 1 ? Math.sqrt((g / (g - 1)) * ss) / n : 0,
       medianKld: percentileSorted(sorted, 50),
       p99Kld: percentileSorted(sorted, 99),
       maxKld: sorted[n - 1] as number,
@@ -73,4 +88,27 @@ export class DivergenceAccumulator {
 /** Perplexity from summed natural-log probabilities of `tokens` tokens: exp(−mean). */
 export function perplexity(sumLogProb: number, tokens: number): number | null {
   return tokens > 0 ? Math.exp(-sumLogProb / tokens) : null;
+}
+
+/**
+ * The worst gap between heldout's running mean KLD after each window and the running means
+ * llama-perplexity printed (5 decimals): in absolute terms, and relative to the printed value
+ * once its rounding (±0.000005) is allowed for. A one-position misalignment of the windows shows
+ * here even where the overall means happen to be close.
+ */
+export function runningMeanGap(windowMeans: readonly number[], printed: readonly number[], errors: readonly number[] = []): { maxAbsolute: number; maxRelative: number; window: number; maxZ: number } | null {
+  const n = Math.min(windowMeans.length, printed.length);
+  if (n === 0) return null;
+  let sum = 0;
+  let worst = { maxAbsolute: 0, maxRelative: 0, window: 0 };
+  let maxZ = 0;
+  for (let i = 0; i < n; i++) {
+    sum += windowMeans[i] as number;
+    const gap = Math.abs(sum / (i + 1) - (printed[i] as number));
+    const relative = Math.max(0, gap - 0.000005) / Math.max(Math.abs(printed[i] as number), 1e-9);
+    const error = errors[i];
+    if (error !== undefined && error > 0) maxZ = Math.max(maxZ, Math.max(0, gap - 0.000005) / error);
+    if (relative > worst.maxRelative || (relative === worst.maxRelative && gap > worst.maxAbsolute)) worst = { maxAbsolute: gap, maxRelative: relative, window: i + 1 };
+  }
+  return { ...worst, maxZ };
 }

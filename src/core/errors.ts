@@ -44,3 +44,6 @@ export class HeldoutErrors extends HeldoutError {
     return this.errors.map((e) => e.format()).join("\n");
   }
 }
+
+/** A child process (a tool, a scoring worker) was stopped by Ctrl-C or SIGTERM: the caller stops too, resumably. */
+export class StoppedBySignal extends Error {}

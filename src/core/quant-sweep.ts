@@ -21,8 +21,10 @@ export interface SweepRow {
 }
 
 /** Rows not dominated by a smaller-or-equal row with lower-or-equal mean KLD (one strictly better). */
-export function kldFrontier(rows: readonly SweepRow[]): string[] {
-  const kld = (r: SweepRow) => (r.name === "source" ? 0 : (r.divergence?.meanKld ?? Number.POSITIVE_INFINITY));
+export function kldFrontier(all: readonly SweepRow[]): string[] {
+  // A variant whose scoring failed has no KLD: it is off the frontier, not on it by being small.
+  const rows = all.filter((r) => r.name === "source" || (r.divergence?.meanKld ?? null) !== null);
+  const kld = (r: SweepRow) => (r.name === "source" ? 0 : (r.divergence?.meanKld as number));
   return rows
     .filter((r) => !rows.some((o) => o !== r && o.sizeBytes <= r.sizeBytes && kld(o) <= kld(r) && (o.sizeBytes < r.sizeBytes || kld(o) < kld(r))))
     .map((r) => r.name);
@@ -57,7 +59,7 @@ export function recommendation(rows: readonly SweepRow[], suiteName: string): st
     parts.push(
       `${best.name} is the smallest variant with no detectable loss on ${suiteName}: ${mib(best.sizeBytes)} (${pct(best.sizeBytes / source.sizeBytes)} of the source), pass rate ${pct(best.passRate)} against ${pct(source.passRate)} (${points(v.difference)}, 95% CI ${signed(v.low)} to ${signed(v.high)}, ${pText(pOf(v))}), mean KLD ${kld(best)} nats.`,
     );
-    if (v.mdd !== null) parts.push(`"No detectable loss" means a loss under about ${(v.mdd * 100).toFixed(1)} points would not have been detected with ${v.tasks} tasks.`);
+    if (v.mdd !== null) parts.push(`"No detectable loss" means a loss under about ${(v.mdd * 100).toFixed(1)} points would not have been detected with ${v.tasks} tasks${variants.length > 1 ? ` (at α = 0.05 for one comparison; with ${variants.length} variants Holm-adjusted, a somewhat larger loss could go unseen)` : ""}.`);
     // A pass rate that holds is not the whole story when the distributions moved: say so, and name
     // the smallest variant that still picks the source's token almost everywhere.
     const top1 = best.divergence?.top1Agreement ?? null;

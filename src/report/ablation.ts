@@ -26,7 +26,7 @@ export function ablationTable(a: AblationFile): string {
   const widths = head.map((h, i) => Math.max(h.length, ...all.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) => cells.map((c, i) => (i <= 1 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join("  ");
   const out = [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...all.map(line)];
-  out.push("", "Δ: points of pass rate against the intact model, paired over tasks; * significant (areas Holm-adjusted within a variant; overall Holm-adjusted across variants). The intact row shows pass rates.");
+  out.push("", "Δ: points of pass rate against the intact model, paired over tasks; * significant (areas Holm-adjusted across every variant × area cell; overall across variants). The intact row shows pass rates.");
   if (a.control) out.push(a.control.identical ? `Control (${a.control.modelId}, written the same way with nothing zeroed): all ${a.control.tasks} outputs identical to the intact model's.` : `Control (${a.control.modelId}): ${a.control.differingOutputs} of ${a.control.tasks} outputs DIFFER from the intact model's: the comparison is not clean (nondeterministic decoding?).`);
   const untouched = a.variants.filter((v) => !v.areas.some((x) => x.comparison.difference !== null && x.comparison.difference !== 0) && (v.overall.difference ?? 0) === 0);
   if (untouched.length) out.push(`No area changed at all under: ${untouched.map((v) => v.name).join(", ")}.`);

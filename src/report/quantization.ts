@@ -1,4 +1,4 @@
-import type { QuantizationFile } from "../weights/quantize-sweep.js";
+import type { CrossCheck, QuantizationFile } from "../weights/quantize-sweep.js";
 import { formatBytes, formatNumber, formatRate } from "./table.js";
 
 /** The quantization sweep's terminal table: one row per variant, the source first. */
@@ -33,10 +33,24 @@ export function quantizationTable(q: QuantizationFile): string {
   if (q.suite.skippedTasks) out.push(`${q.suite.skippedTasks} task(s) were left out of the divergence figures: prompt + answer do not fit the context.`);
   const fell = q.variants.filter((v) => v.shapeFallbacks.length > 0);
   for (const v of fell) out.push(`${v.type}: ${v.shapeFallbacks.length} tensor(s) have rows the type cannot split and got another type (${[...new Set(v.shapeFallbacks.map((s) => s.got))].join(", ")}), e.g. ${v.shapeFallbacks[0]?.tensor} (rows of ${v.shapeFallbacks[0]?.rowLength}); llama-quantize counted ${v.fallbackCount} fallback(s).`);
-  if (q.crossCheck) {
-    const c = q.crossCheck;
-    out.push(`Cross-check (${c.type}, ${c.windows} windows of ${c.contextSize} tokens, ${c.positions} positions): heldout mean KLD ${f(c.heldout.meanKld, 6)}, llama-perplexity ${f(c.llamaPerplexity.meanKld, 6)} ± ${f(c.llamaPerplexity.meanKldError, 6)}${c.llamaPerplexity.sameTop === null ? "" : `; top-1 agreement ${f(c.heldout.top1Agreement, 4)} and ${f(c.llamaPerplexity.sameTop, 4)} ± ${f(c.llamaPerplexity.sameTopError, 4)}`}: ${c.agrees ? "agree within its stated error" : "DISAGREE beyond its stated error"}.`);
-  }
+  if (q.crossCheck) out.push(crossCheckText(q.crossCheck));
   out.push("", q.recommendation);
   return out.join("\n");
+}
+
+/** The llama-perplexity cross-check in words, for the table and the report. */
+export function crossCheckText(c: CrossCheck): string {
+  const f = (x: number | null | undefined, d: number) => (x === null || x === undefined ? "–" : x.toFixed(d));
+  const e = (x: number | null | undefined) => (x === null || x === undefined ? "–" : x.toExponential(1));
+  const lp = c.llamaPerplexity;
+  return [
+    `Cross-check against llama-perplexity --kl-divergence (${c.type}, its ${c.windows} windows of ${c.contextSize} tokens, ${c.positions} positions):`,
+    `llama-perplexity ${f(lp.meanKld, 6)} ± ${f(lp.meanKldError, 6)};`,
+    `heldout against the same stored reference ${f(c.sameReference.meanKld, 6)}, against its own reference ${f(c.heldout.meanKld, 6)};`,
+    lp.sameTop === null ? "" : `top-1 agreement ${f(c.sameReference.top1Agreement, 4)} and llama-perplexity's ${f(lp.sameTop, 4)} ± ${f(lp.sameTopError, 4)};`,
+    `heldout's source against llama-perplexity's stored reference: KLD ${e(c.referenceAgreement)} (same positions read alike).`,
+    c.agrees ? "They agree within its stated error." : "They DISAGREE: beyond its stated error, or the positions do not line up.",
+  ]
+    .filter(Boolean)
+    .join(" ");
 }

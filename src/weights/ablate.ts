@@ -1,12 +1,12 @@
-import { writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, statfsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HeldoutError } from "../core/errors.js";
-import type { PairedComparison } from "../stats/paired.js";
+import { adjustComparisons, type PairedComparison } from "../stats/paired.js";
 import type { RunOutcome } from "../runner/run.js";
 import { loadModelSpec, resolveModel } from "../store/models.js";
 import { loadRun } from "../store/runs.js";
 import { ABLATION_FILE } from "../store/weights-files.js";
-import { ablationDir, blockCount, deleteAblated, writeAblated, type Ablation, type AblationPart } from "./ablated-gguf.js";
+import { ABLATION_PARTS, AblationRuleError, ablationDir, ablationName, blockCount, deleteAblated, writeAblated, type Ablation } from "./ablated-gguf.js";
 import { ggufTensors } from "./gguf-tensors.js";
 import { compareVariants, runModels, writeVariantManifest, type StudyRun } from "./variant-run.js";
 
@@ -33,7 +33,7 @@ export interface AblationVariant {
   zeroed: { tensor: string; type: string; bytes: number }[];
   passRate: number | null;
   overall: PairedComparison;
-  /** Per area (Holm across the variant's areas). */
+  /** Per area; p-values Holm-adjusted across every variant × area cell of the run. */
   areas: { area: string; passRate: number | null; intactPassRate: number | null; comparison: PairedComparison }[];
 }
 
@@ -48,11 +48,23 @@ export interface AblationFile {
   variantsDeleted: boolean;
 }
 
+/** Each variant is a full copy of the model: refuse before writing any when the disk cannot hold them all. */
+function checkFreeSpace(dir: string, bytes: number): void {
+  if (bytes === 0) return;
+  mkdirSync(dir, { recursive: true });
+  const fs = statfsSync(dir);
+  const free = fs.bavail * fs.bsize;
+  if (free < bytes * 1.05) {
+    const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+    throw new HeldoutError("disk-full", `the ablation variants need ${gib(bytes)} (one copy of the model each) and ${dir} has ${gib(free)} free: ablate fewer blocks (--blocks), fewer parts, or point HELDOUT_CACHE_DIR at a larger disk`, { file: dir });
+  }
+}
+
 /** `all` or a comma list of block numbers; parts a comma list of attn, ffn, attn+ffn. */
 export function parseAblations(blocks: string, parts: string, count: number): Ablation[] {
-  const blockList = blocks.trim() === "all" ? Array.from({ length: count }, (_, i) => i) : blocks.split(",").map((b) => b.trim());
+  const blockList = blocks.trim() === "all" ? Array.from({ length: count }, (_, i) => String(i)) : blocks.split(",").map((b) => b.trim());
   const numbers = blockList.map((b) => {
-    const n = Number(b);
+    const n = /^\d+$/.test(b) ? Number(b) : Number.NaN;
     if (!Number.isInteger(n) || n < 0 || n >= count) throw new HeldoutError("invalid-option", `--blocks: "${b}" is not a block of this model (it has blocks 0–${count - 1}); give all or numbers like 0,3`, { field: "blocks" });
     return n;
   });
@@ -61,9 +73,11 @@ export function parseAblations(blocks: string, parts: string, count: number): Ab
   const combos = partList.map((p) => {
     const each = p.split("+").map((x) => x.trim());
     for (const x of each) if (x !== "attn" && x !== "ffn") throw new HeldoutError("invalid-option", `--parts: "${x}" is not attn or ffn`, { field: "parts" });
-    return [...new Set(each)] as AblationPart[];
+    // One order per combination (attn before ffn), so ffn+attn and attn+ffn are one variant.
+    return ABLATION_PARTS.filter((part) => each.includes(part));
   });
-  return [...new Set(numbers)].flatMap((b) => combos.map((parts) => ({ blocks: [b], parts })));
+  const unique = [...new Map(combos.map((c) => [c.join("+"), c])).values()];
+  return [...new Set(numbers)].flatMap((b) => unique.map((parts) => ({ blocks: [b], parts })));
 }
 
 export async function ablate(options: AblateOptions): Promise<{ outcome: RunOutcome; file: AblationFile | null }> {
@@ -73,13 +87,15 @@ export async function ablate(options: AblateOptions): Promise<{ outcome: RunOutc
   const blocks = blockCount(await ggufTensors(source.path));
   const dir = ablationDir(source.sha256);
   const list = options.control ? [{ blocks: [], parts: [] } as Ablation, ...options.ablations] : options.ablations;
+  checkFreeSpace(dir, list.filter((a) => !existsSync(join(dir, `${ablationName(a)}.gguf`))).length * source.sizeBytes);
   const written = [];
   for (const ablation of list) {
     let file;
     try {
       file = await writeAblated(source.path, source.sha256, ablation);
     } catch (error) {
-      throw new HeldoutError("invalid-option", (error as Error).message, { field: "blocks" });
+      if (error instanceof AblationRuleError) throw new HeldoutError("invalid-option", error.message, { field: "blocks" });
+      throw new HeldoutError("ablation-write-failed", (error as Error).message, { file: ablationDir(source.sha256) });
     }
     const modelId = `${spec.id}-ablate-${file.name}`;
     const what = file.zeroed.length ? `zeroed ${file.zeroed.map((z) => z.tensor).join(", ")}` : "control: nothing zeroed";
@@ -90,10 +106,17 @@ export async function ablate(options: AblateOptions): Promise<{ outcome: RunOutc
   const outcome = await runModels(options, [options.modelFile, ...written.map((w) => w.manifest)]);
   if (outcome.interrupted) return { outcome, file: null };
   const run = loadRun(outcome.dir);
-  const compared = compareVariants(run, spec.id, written.map((w) => w.modelId));
+  // The control is not a hypothesis: only the ablated variants form the family of tests.
+  const controlWritten = options.control ? written[0] : undefined;
+  const compared = compareVariants(run, spec.id, written.filter((w) => w !== controlWritten).map((w) => w.modelId));
+  // The heat map is read cell by cell: Holm across every variant × area cell, not within a variant only.
+  const cells = compared.variants.flatMap((v) => v.comparison.areas);
+  const adjusted = cells.length > 1 ? adjustComparisons(cells.map((a) => a.comparison)) : cells.map((a) => a.comparison);
+  cells.forEach((a, i) => {
+    a.comparison = adjusted[i] ?? a.comparison;
+  });
   const areaRate = (cellId: string, area: string) => run.summary.cells.find((c) => c.cellId === cellId)?.areas.find((a) => a.area === area)?.passRate ?? null;
   let control: AblationFile["control"] = null;
-  const controlWritten = options.control ? written[0] : undefined;
   if (controlWritten) {
     const cellOf = (modelId: string) => run.summary.cells.find((c) => c.modelId === modelId)?.cellId;
     const outputs = (cellId: string | undefined) => new Map(run.records.filter((r) => r.cellId === cellId).map((r) => [`${r.taskId}\u0000${r.sample}`, r.output]));

@@ -14,6 +14,9 @@ import { ggufTensors, type TensorEntry } from "./gguf-tensors.js";
 export const ABLATION_PARTS = ["attn", "ffn"] as const;
 export type AblationPart = (typeof ABLATION_PARTS)[number];
 
+/** The ablation asks for something the model does not have (bad input, not an I/O failure). */
+export class AblationRuleError extends Error {}
+
 export interface Ablation {
   blocks: number[];
   parts: AblationPart[];
@@ -62,11 +65,11 @@ export async function writeAblated(sourcePath: string, sourceSha256: string, abl
   const zero = ablatedTensors(tensors, ablation);
   const blocks = blockCount(tensors);
   const outside = ablation.blocks.filter((b) => b < 0 || b >= blocks);
-  if (outside.length) throw new Error(`block(s) ${outside.join(", ")} do not exist: ${sourcePath} has blocks 0–${blocks - 1}`);
+  if (outside.length) throw new AblationRuleError(`block(s) ${outside.join(", ")} do not exist: ${sourcePath} has blocks 0–${blocks - 1}`);
   for (const b of ablation.blocks) {
     for (const p of ablation.parts) {
       if (!zero.some((t) => t.name.startsWith(`blk.${b}.`) && PART_TENSORS[p].test(t.name.slice(`blk.${b}.`.length)))) {
-        throw new Error(`block ${b} of ${sourcePath} has no ${p === "attn" ? "attn_output" : "ffn_down"} tensor to zero (an architecture with other tensor names?)`);
+        throw new AblationRuleError(`block ${b} of ${sourcePath} has no ${p === "attn" ? "attn_output" : "ffn_down"} tensor to zero (an architecture with other tensor names?)`);
       }
     }
   }
@@ -76,20 +79,23 @@ export async function writeAblated(sourcePath: string, sourceSha256: string, abl
   const zeroed = zero.map((t) => ({ tensor: t.name, type: t.type, bytes: t.span }));
   if (existsSync(path)) return { name, path, zeroed, cached: true };
   mkdirSync(dir, { recursive: true });
-  const partial = `${path}.partial`;
-  copyFileSync(sourcePath, partial);
-  const fd = openSync(partial, "r+");
+  // Unique per process: two ablations of one source never write the same partial file.
+  const partial = `${path}.${process.pid}.partial`;
   try {
-    for (const t of zero) {
-      const chunk = Buffer.alloc(Math.min(t.span, 1 << 20));
-      for (let done = 0; done < t.span; done += chunk.length) writeSync(fd, chunk, 0, Math.min(chunk.length, t.span - done), t.fileOffset + done);
+    copyFileSync(sourcePath, partial);
+    const fd = openSync(partial, "r+");
+    try {
+      for (const t of zero) {
+        const chunk = Buffer.alloc(Math.min(t.span, 1 << 20));
+        for (let done = 0; done < t.span; done += chunk.length) writeSync(fd, chunk, 0, Math.min(chunk.length, t.span - done), t.fileOffset + done);
+      }
+    } finally {
+      closeSync(fd);
     }
   } catch (error) {
-    closeSync(fd);
     rmSync(partial, { force: true });
-    throw error;
+    throw new Error(`could not write the ablated copy ${path}: ${(error as Error).message}`);
   }
-  closeSync(fd);
   // Renamed only when complete: a killed run never leaves a half-zeroed variant in the cache.
   renameSync(partial, path);
   return { name, path, zeroed, cached: false };

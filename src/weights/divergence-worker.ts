@@ -1,9 +1,10 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { disposeEngines } from "../backends/llama-engine.js";
 import { readBaseWindows, scoredPositions } from "../check/perplexity-kld.js";
+import type { PromptVariant } from "../core/sweep.js";
 import type { RuntimeSettings } from "../core/types.js";
 import { loadSuite } from "../store/suite-files.js";
-import { compareWithReference, loadScorer, suiteTexts, windowTexts, writeReference, type ScoredText } from "./divergence-run.js";
+import { compareWithBase, compareWithReference, loadScorer, suiteTexts, windowTexts, writeReference, type ScoredText } from "./divergence-run.js";
 
 /**
  * One divergence job in its own process (forked by divergence-jobs.ts), so a native crash while
@@ -12,21 +13,23 @@ import { compareWithReference, loadScorer, suiteTexts, windowTexts, writeReferen
  */
 
 export type DivergenceJob =
-  | { kind: "suite-reference"; modelPath: string; runtime: RuntimeSettings; suiteDir: string; fallback: Record<string, string>; textsFile: string; scratch: string }
+  | { kind: "suite-reference"; modelPath: string; runtime: RuntimeSettings; suiteDir: string; prompt: PromptVariant; fallback: Record<string, string>; textsFile: string; scratch: string }
   | { kind: "window-reference"; modelPath: string; runtime: RuntimeSettings; baseFile: string; textsFile: string; scratch: string }
-  | { kind: "compare"; modelPath: string; runtime: RuntimeSettings; textsFile: string; scratch: string; vocabulary: number };
+  | { kind: "compare"; modelPath: string; runtime: RuntimeSettings; textsFile: string; scratch: string; vocabulary: number; perText?: boolean }
+  | { kind: "compare-base"; modelPath: string; runtime: RuntimeSettings; baseFile: string };
 
 async function runJob(job: DivergenceJob): Promise<unknown> {
   const scorer = await loadScorer(job.modelPath, job.runtime);
   try {
+    if (job.kind === "compare-base") return await compareWithBase(scorer, job.baseFile);
     if (job.kind === "compare") {
       const texts = JSON.parse(readFileSync(job.textsFile, "utf8")) as ScoredText[];
-      return await compareWithReference(scorer, texts, job.scratch, job.vocabulary);
+      return await compareWithReference(scorer, texts, job.scratch, job.vocabulary, job.perText === true);
     }
     let texts: ScoredText[];
     let skipped = 0;
     if (job.kind === "suite-reference") {
-      const all = suiteTexts(scorer, loadSuite(job.suiteDir), new Map(Object.entries(job.fallback)));
+      const all = suiteTexts(scorer, loadSuite(job.suiteDir), job.prompt, new Map(Object.entries(job.fallback)));
       texts = all.filter((t) => t.from + t.count <= job.runtime.contextSize);
       skipped = all.length - texts.length;
     } else {

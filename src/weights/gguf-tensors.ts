@@ -1,5 +1,7 @@
 import { statSync } from "node:fs";
 import { GgmlType, readGgufFileInfo } from "node-llama-cpp";
+import { checkGgufHeader } from "../backends/gguf-header.js";
+import { HeldoutError } from "../core/errors.js";
 
 /** A GGUF file's tensors: name, shape, ggml type and where the data lies in the file. */
 export interface TensorEntry {
@@ -13,8 +15,14 @@ export interface TensorEntry {
 }
 
 export async function ggufTensors(path: string): Promise<TensorEntry[]> {
-  const info = await readGgufFileInfo(path, { readTensorInfo: true });
-  if ((info.splicedParts ?? 1) > 1) throw new Error(`${path} is split into ${info.splicedParts} files; join them first (llama-gguf-split --merge)`);
+  let info: Awaited<ReturnType<typeof readGgufFileInfo>>;
+  try {
+    checkGgufHeader(path);
+    info = await readGgufFileInfo(path, { readTensorInfo: true });
+  } catch (error) {
+    throw new HeldoutError("invalid-model", `cannot read the tensors of ${path}: ${(error as Error).message.split("\n")[0]}`, { file: path });
+  }
+  if ((info.splicedParts ?? 1) > 1) throw new HeldoutError("invalid-model", `${path} is split into ${info.splicedParts} files; join them first (llama-gguf-split --merge)`, { file: path });
   const tensors = [...(info.fullTensorInfo ?? info.tensorInfo ?? [])].sort((a, b) => Number(a.fileOffset) - Number(b.fileOffset));
   const size = statSync(path).size;
   return tensors.map((t, i) => {

@@ -60,7 +60,8 @@ export async function quantizedVariant(sourcePath: string, sourceSha256: string,
     const tool = bin ? join(bin, "llama-quantize") : null;
     if (!tool || !existsSync(tool)) throw new HeldoutError("tool-missing", `llama-quantize is not built; build llama.cpp's tools with: ${BUILD_TOOLS_HINT}`);
     mkdirSync(dir, { recursive: true });
-    const partial = `${path}.partial`;
+    // Unique per process: two sweeps of one source never write the same partial file.
+    const partial = `${path}.${process.pid}.partial`;
     const started = performance.now();
     let log: string;
     try {
@@ -68,7 +69,8 @@ export async function quantizedVariant(sourcePath: string, sourceSha256: string,
       log = `${out.stdout}${out.stderr}`;
     } catch (error) {
       rmSync(partial, { force: true });
-      const e = error as { stderr?: string; message: string };
+      const e = error as { stderr?: string; message: string; signal?: string };
+      if (e.signal === "SIGINT" || e.signal === "SIGTERM") throw new HeldoutError("interrupted", `interrupted while quantizing ${t} (nothing was cached for it); run the same command again`, {}, 130);
       const last = (e.stderr ?? e.message).trim().split("\n").slice(-3).join("\n  ");
       throw new HeldoutError("quantize-failed", `llama-quantize could not make ${t} from ${sourcePath}:\n  ${last}`, { field: "types" });
     }

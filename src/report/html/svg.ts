@@ -201,9 +201,9 @@ export function rateColor(v: number): string {
   return `rgb(${c.join(",")})`;
 }
 
-/** A change in [−1, 1] (a pass-rate difference): red for losses, yellow for none, green for gains; half a point of rate saturates. */
+/** A change in [−1, 1] (a pass-rate difference): red for losses, yellow for none, green for gains; ±20 points saturate. */
 export function changeColor(v: number): string {
-  return rateColor(0.5 + v);
+  return rateColor(0.5 + v * 2.5);
 }
 
 /** Rows × columns of rates in [0, 1], coloured, with the value written in each. */

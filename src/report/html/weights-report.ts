@@ -1,6 +1,7 @@
 import type { AblationFile, AblationVariant } from "../../weights/ablate.js";
 import type { QuantizationFile } from "../../weights/quantize-sweep.js";
 import { ablationAreas, areaChange } from "../ablation.js";
+import { crossCheckText } from "../quantization.js";
 import { formatBytes, formatNumber, formatRate } from "../table.js";
 import { escapeHtml } from "./escape.js";
 import { figure, num, sortableTable, text } from "./page.js";
@@ -71,7 +72,7 @@ export function quantizationSection(q: QuantizationFile): string {
   }
   for (const v of q.variants) if (v.divergenceError) notes.push(`${v.type}: no divergence figures: ${v.divergenceError}`);
   const c = q.crossCheck;
-  if (c) notes.push(`Cross-check against llama.cpp: ${c.type} over ${c.windows} windows of ${c.contextSize} tokens (${c.positions} positions, llama-perplexity's own windows): heldout's mean KLD ${fixed(c.heldout.meanKld, 6)}, llama-perplexity's ${fixed(c.llamaPerplexity.meanKld, 6)} ± ${fixed(c.llamaPerplexity.meanKldError, 6)}: ${c.agrees ? "they agree within its stated error" : "they DISAGREE beyond its stated error"}.`);
+  if (c) notes.push(crossCheckText(c));
   const timing = q.variants.map((v) => `${v.type}: quantize ${v.timings.quantizeMs === null ? "cached" : `${Math.round(v.timings.quantizeMs)} ms`}, suite ${v.timings.runMs === null ? "–" : `${(v.timings.runMs / 1000).toFixed(1)} s`}, distributions ${v.timings.divergenceMs === null ? `failed (${v.divergenceError ?? "?"})` : `${(v.timings.divergenceMs / 1000).toFixed(1)} s`}`);
   return `<section id="quantization"><h2>Quantization sweep</h2>
 <p class="recommendation"><strong>${escapeHtml(q.recommendation)}</strong></p>
