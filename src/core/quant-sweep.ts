@@ -20,6 +20,13 @@ export interface SweepRow {
   peakRssBytes: number | null;
 }
 
+/** A KL divergence for reading: 3 significant digits (they span 1e-6 to 1 across variants). */
+export function formatKld(x: number | null | undefined): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return "–";
+  if (x === 0) return "0";
+  return x < 0.001 ? x.toExponential(2) : x.toPrecision(3);
+}
+
 /** Rows not dominated by a smaller-or-equal row with lower-or-equal mean KLD (one strictly better). */
 export function kldFrontier(all: readonly SweepRow[]): string[] {
   // A variant whose scoring failed has no KLD: it is off the frontier, not on it by being small.
@@ -51,7 +58,7 @@ export function recommendation(rows: readonly SweepRow[], suiteName: string): st
   const variants = rows.filter((r) => r.name !== "source").sort((a, b) => a.sizeBytes - b.sizeBytes);
   if (!source || variants.length === 0) return "No variants were measured.";
   const safe = variants.filter(noDetectableLoss);
-  const kld = (r: SweepRow) => (r.divergence?.meanKld === null || r.divergence === null ? "n/a" : (r.divergence.meanKld as number).toFixed(4));
+  const kld = (r: SweepRow) => formatKld(r.divergence?.meanKld ?? null);
   const parts: string[] = [];
   const best = safe[0];
   if (best) {

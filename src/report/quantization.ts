@@ -1,4 +1,5 @@
 import type { CrossCheck, QuantizationFile } from "../weights/quantize-sweep.js";
+import { formatKld } from "../core/quant-sweep.js";
 import { formatBytes, formatNumber, formatRate } from "./table.js";
 
 /** The quantization sweep's terminal table: one row per variant, the source first. */
@@ -13,8 +14,8 @@ export function quantizationTable(q: QuantizationFile): string {
     return [
       r.name,
       formatBytes(r.sizeBytes),
-      d ? `${f(d.meanKld, 5)} ± ${f(d.meanKldStdErr, 5)}` : r.name === "source" ? "0 (reference)" : "failed",
-      d ? f(d.p99Kld, 4) : "–",
+      d ? `${formatKld(d.meanKld)} ± ${formatKld(d.meanKldStdErr)}` : r.name === "source" ? "0 (reference)" : "failed",
+      d ? formatKld(d.p99Kld) : "–",
       d ? f(d.top1Agreement, 4) : "–",
       f(r.answerPerplexity, 4),
       formatRate(r.passRate),

@@ -1,3 +1,4 @@
+import { formatKld } from "../../core/quant-sweep.js";
 import type { AblationFile, AblationVariant } from "../../weights/ablate.js";
 import type { QuantizationFile } from "../../weights/quantize-sweep.js";
 import { ablationAreas, areaChange } from "../ablation.js";
@@ -22,8 +23,8 @@ export function quantizationSection(q: QuantizationFile): string {
       cells: [
         text(r.name),
         num(r.sizeBytes, formatBytes(r.sizeBytes)),
-        num(d ? d.meanKld : r.name === "source" ? 0 : null, d ? `${fixed(d.meanKld, 5)} ± ${fixed(d.meanKldStdErr, 5)}` : r.name === "source" ? "0 (reference)" : "failed"),
-        num(d?.p99Kld ?? null, fixed(d?.p99Kld, 4)),
+        num(d ? d.meanKld : r.name === "source" ? 0 : null, d ? `${formatKld(d.meanKld)} ± ${formatKld(d.meanKldStdErr)}` : r.name === "source" ? "0 (reference)" : "failed"),
+        num(d?.p99Kld ?? null, formatKld(d?.p99Kld)),
         num(d?.top1Agreement ?? null, fixed(d?.top1Agreement, 4)),
         num(r.answerPerplexity, fixed(r.answerPerplexity, 4)),
         num(r.passRate, `${formatRate(r.passRate)}${r.passRateInterval ? ` [${formatRate(r.passRateInterval.low)}, ${formatRate(r.passRateInterval.high)}]` : ""}`),
