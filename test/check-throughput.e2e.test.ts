@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { llamaBenchArgs, parseLlamaBenchJson } from "../src/check/llama-bench.js";
-import { decide, DEFAULT_RULE, meanInterval, tQuantile } from "../src/check/repetitions.js";
+import { decide, DEFAULT_RULE, meanInterval, tQuantile } from "../src/stats/repetitions.js";
 import { burstGenerations, engineFigures, eosCountedCorrection, generationGap, requestOverhead, promptGap, telescope, warmUpEffect, type CellFacts, type Reconciliation } from "../src/check/throughput.js";
 import { percentile } from "../src/core/percentile.js";
 import type { RunRecord } from "../src/core/types.js";

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { baseDistributions, parseKldLog, readBaseWindows, scoredPositions } from "../src/check/perplexity-kld.js";
+import { baseDistributions, parseKldLog, readBaseWindows, scoredPositions } from "../src/weights/perplexity-kld.js";
 import { DivergenceAccumulator, klDivergence, perplexity } from "../src/core/divergence.js";
 import { kldFrontier, noDetectableLoss, recommendation, type SweepRow } from "../src/core/quant-sweep.js";
 import type { PairedComparison } from "../src/stats/paired.js";

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { BUILD_TOOLS_HINT, llamaToolsDir } from "./llama-tools.js";
+import { BUILD_TOOLS_HINT, llamaToolPath } from "./llama-tools.js";
 
 /**
  * One llama.cpp llama-server process on 127.0.0.1 (built from node-llama-cpp's bundled source),
@@ -31,9 +31,8 @@ export interface LlamaServerProcess {
 }
 
 export async function startLlamaServerProcess(s: ServerSettings): Promise<LlamaServerProcess> {
-  const bin = llamaToolsDir();
-  const exe = bin ? join(bin, "llama-server") : "";
-  if (!existsSync(exe)) throw new Error(`llama-server is needed; build it once with: ${BUILD_TOOLS_HINT}`);
+  const exe = llamaToolPath("llama-server");
+  if (!exe) throw new Error(`llama-server is needed; build it once with: ${BUILD_TOOLS_HINT}`);
   const args = [
     "-m", s.modelPath, "--host", "127.0.0.1", "-a", s.alias,
     "-t", String(s.threads), "-tb", String(s.threads),

@@ -5,7 +5,7 @@ import { checkGgufHeader } from "./gguf-header.js";
 import { tokenizerFacts } from "./tokenizer-facts.js";
 import { getEngine, type Engine } from "./llama-engine.js";
 import { runLockstep } from "./lockstep.js";
-import { tokenLogProbs } from "./token-logprobs.js";
+import { logNormalizer, tokenLogProbs } from "./token-logprobs.js";
 
 /**
  * The embedded backend: node-llama-cpp in this process. Prompts are tokenized as llama.cpp's own
@@ -295,15 +295,9 @@ const LOGIT_POSITIONS_PER_CALL = 8;
 
 /** A full-vocabulary logits map (token id → logit) as natural-log probabilities indexed by token id. */
 function logSoftmaxOf(logits: ReadonlyMap<Token, number>): Float32Array {
-  let max = Number.NEGATIVE_INFINITY;
   let size = 0;
-  for (const [token, v] of logits) {
-    if (v > max) max = v;
-    if (token >= size) size = token + 1;
-  }
-  let sum = 0;
-  for (const v of logits.values()) sum += Math.exp(v - max);
-  const norm = max + Math.log(sum);
+  for (const token of logits.keys()) if (token >= size) size = token + 1;
+  const norm = logNormalizer(logits.values());
   const out = new Float32Array(size).fill(Number.NEGATIVE_INFINITY);
   for (const [token, v] of logits) out[token] = v - norm;
   return out;

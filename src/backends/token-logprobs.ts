@@ -19,13 +19,19 @@ export async function tokenLogProbs(sequence: LlamaContextSequence, bos: readonl
     const logits = out[i]?.next.logits;
     const target = all[i + 1] as Token;
     if (!logits) throw new Error(`node-llama-cpp returned no logits for position ${i}`);
-    let max = Number.NEGATIVE_INFINITY;
-    for (const v of logits.values()) if (v > max) max = v;
-    let sum = 0;
-    for (const v of logits.values()) sum += Math.exp(v - max);
     const logit = logits.get(target);
     if (logit === undefined) throw new Error(`node-llama-cpp returned no logit for token ${target}`);
-    logProbs.push(logit - max - Math.log(sum));
+    logProbs.push(logit - logNormalizer(logits.values()));
   }
   return logProbs;
+}
+
+/** log Σ exp(logit) over a full vocabulary, computed stably: a token's log-probability is its logit minus this. */
+export function logNormalizer(logits: Iterable<number>): number {
+  const values = [...logits];
+  let max = Number.NEGATIVE_INFINITY;
+  for (const v of values) if (v > max) max = v;
+  let sum = 0;
+  for (const v of values) sum += Math.exp(v - max);
+  return max + Math.log(sum);
 }

@@ -1,13 +1,13 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { llamaToolsDir } from "../backends/llama-tools.js";
-import { decide, meanInterval, type MeanInterval, type RepetitionRule } from "./repetitions.js";
+import { llamaToolPath } from "../backends/llama-tools.js";
+import { decide, meanInterval, type MeanInterval, type RepetitionRule } from "../stats/repetitions.js";
 
 /**
  * llama.cpp's own llama-bench (built from the source node-llama-cpp ships, by
  * bench/build-llama-tools.sh) on a cell's model file and settings, repeated in rounds until the
- * 95% interval of its mean tokens/s is as narrow as asked (src/check/repetitions.ts).
+ * 95% interval of its mean tokens/s is as narrow as asked (src/stats/repetitions.ts).
  */
 
 export interface LlamaBenchSettings {
@@ -50,9 +50,7 @@ export interface BenchMeasurement {
 }
 
 export function llamaBenchPath(): string | null {
-  const dir = llamaToolsDir();
-  const exe = dir ? join(dir, "llama-bench") : null;
-  return exe && existsSync(exe) ? exe : null;
+  return llamaToolPath("llama-bench");
 }
 
 export function llamaBenchArgs(s: LlamaBenchSettings, test: BenchTest, reps: number): string[] {

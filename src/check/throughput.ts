@@ -4,7 +4,7 @@ import type { RunRecord, RuntimeSettings } from "../core/types.js";
 import { formatNumber } from "../report/table.js";
 import { percentileInterval } from "../stats/intervals.js";
 import type { BenchMeasurement, BenchTest, LlamaBenchSettings } from "./llama-bench.js";
-import type { RepetitionRule } from "./repetitions.js";
+import type { RepetitionRule } from "../stats/repetitions.js";
 
 /**
  * Throughput reconciliation (pure): for one cell of a finished run, heldout's client-side prompt

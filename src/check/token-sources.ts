@@ -7,7 +7,7 @@ import { LlamaBackend } from "../backends/llama.js";
 import { getEngine } from "../backends/llama-engine.js";
 import { LlamaServerEngineBackend } from "../backends/llama-server-engine.js";
 import { startLlamaServerProcess } from "../backends/llama-server-process.js";
-import { llamaToolsDir } from "../backends/llama-tools.js";
+import { llamaToolPath } from "../backends/llama-tools.js";
 import { tokenizerFacts } from "../backends/tokenizer-facts.js";
 import { HeldoutError } from "../core/errors.js";
 import { promptText } from "../core/prompt.js";
@@ -208,8 +208,7 @@ function chooseBackends(asked: readonly string[] | undefined, hasGguf: boolean, 
 }
 
 function llamaServerBuilt(): boolean {
-  const dir = llamaToolsDir();
-  return dir !== null && existsSync(join(dir, "llama-server"));
+  return llamaToolPath("llama-server") !== null;
 }
 
 function suiteFileOf(dir: string): string {
@@ -341,29 +340,25 @@ async function prepareAll(backend: Backend, prompts: readonly PromptToCheck[]): 
 }
 
 /** node-llama-cpp in this process: heldout's embedded backend (BOS, leading space, chat template). */
-export async function embeddedSource(path: string, runtime: RuntimeSettings): Promise<TokenSource> {
-  const backend = new LlamaBackend();
-  await backend.load({ backend: "llama", path, runtime: { ...runtime, engine: "embedded" } });
-  return {
-    name: "llama",
-    async tokenize(prompts) {
-      return (await prepareAll(backend, prompts)).map(({ prepared, error }) => (prepared ? { ids: prepared.tokenIds, chatTemplate: prepared.chatTemplate } : { error: error ?? "failed" }));
-    },
-    close: () => backend.unload(),
-  };
+export function embeddedSource(path: string, runtime: RuntimeSettings): Promise<TokenSource> {
+  return engineSource("llama", new LlamaBackend(), path, { ...runtime, engine: "embedded" }, null);
 }
 
 /** llama.cpp's llama-server started for the GGUF (heldout's llama-server engine): its /tokenize. */
-export async function llamaServerSource(path: string, runtime: RuntimeSettings): Promise<TokenSource> {
-  const backend = new LlamaServerEngineBackend();
-  await backend.load({ backend: "llama", path, runtime: { ...runtime, engine: "llama-server" } });
+export function llamaServerSource(path: string, runtime: RuntimeSettings): Promise<TokenSource> {
+  return engineSource("llama-server", new LlamaServerEngineBackend(), path, { ...runtime, engine: "llama-server" }, "llama-server's /tokenize gave no ids");
+}
+
+/** A GGUF engine as a token source: prompts prepared as a run prepares them. */
+async function engineSource(name: string, backend: Backend, path: string, runtime: RuntimeSettings, noIds: string | null): Promise<TokenSource> {
+  await backend.load({ backend: "llama", path, runtime });
   return {
-    name: "llama-server",
+    name,
     async tokenize(prompts) {
       return (await prepareAll(backend, prompts)).map(({ prepared, error }) => {
         if (!prepared) return { error: error ?? "failed" };
-        // The engine's client records no ids when /tokenize fails; a tokenized prompt has at least one.
-        if (prepared.tokenIds.length === 0) return { error: "llama-server's /tokenize gave no ids" };
+        // llama-server's client records no ids when /tokenize fails; a tokenized prompt has at least one.
+        if (noIds !== null && prepared.tokenIds.length === 0) return { error: noIds };
         return { ids: prepared.tokenIds, chatTemplate: prepared.chatTemplate };
       });
     },

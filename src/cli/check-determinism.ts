@@ -1,3 +1,4 @@
+import { collect } from "./options.js";
 import { Option, type Command } from "commander";
 import { formatDifference, describeAgreement } from "../check/agreement.js";
 import { checkDeterminism, type DeterminismComparison } from "../check/determinism.js";
@@ -35,7 +36,7 @@ export function registerCheckDeterminism(check: Command): void {
     .command("determinism")
     .description("run the suite greedily at 1 sequence and at other batching settings: do the outputs change?")
     .option("--suite <dir>", "suite directory", DEFAULT_SUITE)
-    .option("--model <file>", "model manifest or .gguf (repeat for several)", (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option("--model <file>", "model manifest or .gguf (repeat for several)", collect)
     .option("--profile <file>", "profile whose sampling (made greedy), stop strings and limits to use", DEFAULT_PROFILE)
     .option("--parallel <list>", "parallel sequences to compare with 1", "8")
     .option("--threads <list>", "thread counts to compare (each at every parallel setting)")

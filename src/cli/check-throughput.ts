@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { BUILD_TOOLS_HINT } from "../backends/llama-tools.js";
 import { HeldoutError } from "../core/errors.js";
 import { llamaBenchPath, measureWithLlamaBench, type BenchMeasurement } from "../check/llama-bench.js";
-import { checkRule, DEFAULT_RULE, type RepetitionRule } from "../check/repetitions.js";
+import { checkRule, DEFAULT_RULE, type RepetitionRule } from "../stats/repetitions.js";
 import { benchPlan, cellFacts, cellLengths, formatReconciliation, reconcile, timedRecords, type BenchOutcome } from "../check/throughput.js";
 import { fileSha256 } from "../store/models.js";
 import { RunStore } from "../store/results.js";

@@ -1,3 +1,4 @@
+import { collect } from "./options.js";
 import type { Command } from "commander";
 import { disposeEngines } from "../backends/llama-engine.js";
 import { checkTokens } from "../check/token-sources.js";
@@ -21,7 +22,7 @@ export function registerCheckTokens(check: Command): void {
     .command("tokens")
     .description("tokenization agreement: the token ids each backend feeds the model for every prompt of a suite, and the GGUF's tokenizer traps")
     .option("--suite <dir>", "suite whose prompts are checked", DEFAULT_SUITE)
-    .option("--model <file>", "a GGUF model (manifest or .gguf), and any server manifests (backend: openai or ollama) serving the same model; repeat", (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option("--model <file>", "a GGUF model (manifest or .gguf), and any server manifests (backend: openai or ollama) serving the same model; repeat", collect)
     .option("--profile <file>", "profile whose prompt variants (template, few-shot, system) are rendered", DEFAULT_PROFILE)
     .option("--backends <list>", "comma-separated: llama (node-llama-cpp), llama-server, llama-server-chat (its own chat rendering), openai, ollama (default: llama and llama-server for a GGUF, llama-server-chat when the suite applies its chat template, plus the servers given)")
     .option("--json", "print the report as JSON")

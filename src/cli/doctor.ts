@@ -1,3 +1,4 @@
+import { collect } from "./options.js";
 import type { Command } from "commander";
 import { disposeEngines } from "../backends/llama-engine.js";
 import { runDoctor } from "../runner/doctor.js";
@@ -8,7 +9,7 @@ export function registerDoctor(program: Command): void {
     .command("doctor")
     .description("check that a run is ready: engine binary, GPU, suite lock, model files and servers")
     .option("--suite <dir>", "suite to check", DEFAULT_SUITE)
-    .option("--model <file>", "model manifest or .gguf; repeat for several (default: the demo models)", (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option("--model <file>", "model manifest or .gguf; repeat for several (default: the demo models)", collect)
     .option("--out <dir>", "results root, where earlier profiles are", "results")
     .action(async (flags: { suite: string; model?: string[]; out: string }) => {
       const checks = await runDoctor({ suiteDir: flags.suite, modelFiles: flags.model ?? DEFAULT_MODELS, resultsRoot: flags.out });

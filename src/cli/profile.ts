@@ -1,8 +1,9 @@
+import { collect } from "./options.js";
 import { Option, type Command } from "commander";
 import { HeldoutError } from "../core/errors.js";
 import { runProfile } from "../profile/run.js";
 import { reportQuietly } from "./report.js";
-import { DEFAULT_RULE } from "../check/repetitions.js";
+import { DEFAULT_RULE } from "../stats/repetitions.js";
 import { formatProfile, recommendations } from "../report/profile.js";
 
 const list = (name: string, parse: (s: string) => number | null) => (value: string) =>
@@ -17,7 +18,7 @@ export function registerProfile(program: Command): void {
   program
     .command("profile")
     .description("measure prompt processing (pp) and generation (tg) tokens/s like llama-bench, over lists of settings")
-    .requiredOption("--model <file>", "model manifest or .gguf; repeat for several", (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .requiredOption("--model <file>", "model manifest or .gguf; repeat for several", collect)
     .option("--pp <n,...>", "prompt lengths (0 = skip)", "512")
     .option("--tg <n,...>", "generated tokens (0 = skip)", "128")
     .option("--depth <n,...>", "tokens already in the KV cache", "0")

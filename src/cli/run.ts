@@ -1,3 +1,4 @@
+import { collect } from "./options.js";
 import { Option, type Command } from "commander";
 import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -46,7 +47,7 @@ export function registerRun(program: Command): void {
     .command("run")
     .description("run a frozen suite through models × settings (a sweep) and print the comparison table")
     .option("--suite <dir...>", `suite directory (default: ${DEFAULT_SUITE}); several (tasks/redteam-*) run one after another, each its own run`)
-    .option("--model <file>", "model manifest (models/*.yaml) or a .gguf path; repeat for several", (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option("--model <file>", "model manifest (models/*.yaml) or a .gguf path; repeat for several", collect)
     .option("--profile <file>", `sampling profile or sweep (default: ${DEFAULT_PROFILE})`)
     .option("--run-id <id>", "name of the results folder; an existing run with the same plan is resumed")
     .option("--resume <run-id>", "finish an interrupted run with the suite, models and profile it was started with")
@@ -61,7 +62,7 @@ export function registerRun(program: Command): void {
     .option("--no-report", "do not write report.html into the run folder")
     .addOption(new Option("--split <part>", "which part of the suite's sealed split to run (default: dev when the lock has a split); test and all need --unseal").choices([...SPLIT_NAMES]))
     .option("--unseal", "allow a run on the sealed test part; it is recorded in the manifest and in the suite's seal-log.jsonl")
-    .option("--chosen-on <run-id>", "with --split test: the dev run(s) the settings were chosen on (recorded; the report compares dev with test)", (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option("--chosen-on <run-id>", "with --split test: the dev run(s) the settings were chosen on (recorded; the report compares dev with test)", collect)
     .option("--cost <file>", "price each cell with a cost profile (profiles/cost-*.yaml): energy, cost per 1M tokens, per request, per passing task")
     .addHelpText(
       "after",

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { sha256Hex } from "./canonical.js";
 import type { JsonValue, Score, ScorerSpec } from "./types.js";
 
 /**
@@ -99,9 +99,6 @@ export function verdictScore(v: Verdict, s: JudgeSettings): Score {
   return { pass: v.score >= s.pass, value: (v.score - 1) / (s.scale - 1), reason: `judge ${v.score}/${s.scale} (pass ≥ ${s.pass})${v.reason ? `: ${v.reason}` : ""}` };
 }
 
-export function sha256(text: string): string {
-  return createHash("sha256").update(text, "utf8").digest("hex");
-}
 
 /**
  * A grader's id: everything its verdicts depend on (scorer type and options, the grading model's
@@ -109,7 +106,7 @@ export function sha256(text: string): string {
  */
 export function graderId(spec: ScorerSpec, modelSha256: string): string {
   const options = Object.fromEntries(Object.entries(spec).filter(([k]) => k !== "model").sort(([a], [b]) => a.localeCompare(b)));
-  return `${spec.type}@${sha256(JSON.stringify({ options, modelSha256, prompt: spec.type === "judge" ? JUDGE_PROMPT_VERSION : spec.type === "likelihood" ? "loglik-v1" : "cosine-v1" })).slice(0, 12)}`;
+  return `${spec.type}@${sha256Hex(JSON.stringify({ options, modelSha256, prompt: spec.type === "judge" ? JUDGE_PROMPT_VERSION : spec.type === "likelihood" ? "loglik-v1" : "cosine-v1" })).slice(0, 12)}`;
 }
 
 /** Cosine similarity of two vectors (0 when either is all zeros). */

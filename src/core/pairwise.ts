@@ -1,4 +1,4 @@
-import { sha256 } from "./judge.js";
+import { sha256Hex } from "./canonical.js";
 
 /**
  * Pairwise judging: which of two cells' answers to the same task is better? Judges favour a
@@ -68,5 +68,5 @@ export function tallyPairs(outcomes: readonly PairOutcome[]): PairwiseTally {
 }
 
 export function pairwiseGraderId(rubric: string, judgeSha256: string, a: string, b: string): string {
-  return `pairwise@${sha256(JSON.stringify({ rubric, judgeSha256, a, b, prompt: PAIRWISE_PROMPT_VERSION })).slice(0, 12)}`;
+  return `pairwise@${sha256Hex(JSON.stringify({ rubric, judgeSha256, a, b, prompt: PAIRWISE_PROMPT_VERSION })).slice(0, 12)}`;
 }

@@ -1,5 +1,5 @@
 import { mean, sampleStandardDeviation } from "simple-statistics";
-import { decide, type RepetitionRule } from "../check/repetitions.js";
+import { decide, type RepetitionRule } from "../stats/repetitions.js";
 import { percentile } from "../core/percentile.js";
 
 /**

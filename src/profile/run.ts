@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import type { RepetitionRule } from "../check/repetitions.js";
+import type { RepetitionRule } from "../stats/repetitions.js";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadModelSpec, resolveModel } from "../store/models.js";

@@ -1,7 +1,7 @@
 import { readGgufFileInfo } from "node-llama-cpp";
 import { startLlamaServerProcess } from "../backends/llama-server-process.js";
 import { createRng, randomInt } from "../stats/random.js";
-import type { RepetitionRule } from "../check/repetitions.js";
+import type { RepetitionRule } from "../stats/repetitions.js";
 import { repeat, type ProfilePoint, type ProfileTest } from "./grid.js";
 import type { WorkerLine } from "./worker.js";
 

@@ -8,7 +8,7 @@ import { getEngine } from "../backends/llama-engine.js";
 import { resolveThreads } from "../backends/llama.js";
 import { createRng, randomInt } from "../stats/random.js";
 import { repeat } from "./grid.js";
-import type { RepetitionRule } from "../check/repetitions.js";
+import type { RepetitionRule } from "../stats/repetitions.js";
 import type { ProfilePoint, ProfileTest } from "./grid.js";
 
 export interface WorkerJob {
@@ -17,7 +17,7 @@ export interface WorkerJob {
   gpu: "auto" | "cpu";
   points: ProfilePoint[];
   tests: ProfileTest[];
-  /** A fixed count, or a rule: repeat until the 95% interval of the mean is narrow enough (check/repetitions.ts). */
+  /** A fixed count, or a rule: repeat until the 95% interval of the mean is narrow enough (stats/repetitions.ts). */
   reps: number | RepetitionRule;
   warmup: number;
 }

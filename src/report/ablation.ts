@@ -1,5 +1,5 @@
 import type { AblationFile, AblationVariant } from "../weights/ablate.js";
-import { formatRate } from "./table.js";
+import { formatRate, textTable } from "./table.js";
 
 /** The ablation's terminal table: one row per variant, pass-rate change per area (points), * where significant. */
 
@@ -22,10 +22,7 @@ export function ablationTable(a: AblationFile): string {
     const c = areaChange(v, x);
     return pts(c.difference, c.significant);
   })]);
-  const all = [intactRow, ...rows];
-  const widths = head.map((h, i) => Math.max(h.length, ...all.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i <= 1 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join("  ");
-  const out = [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...all.map(line)];
+  const out = textTable(head, [intactRow, ...rows], 2);
   out.push("", "Δ: points of pass rate against the intact model, paired over tasks; * significant (areas Holm-adjusted across every variant × area cell; overall across variants). The intact row shows pass rates.");
   if (a.control) out.push(a.control.identical ? `Control (${a.control.modelId}, written the same way with nothing zeroed): all ${a.control.tasks} outputs identical to the intact model's.` : `Control (${a.control.modelId}): ${a.control.differingOutputs} of ${a.control.tasks} outputs DIFFER from the intact model's: the comparison is not clean (nondeterministic decoding?).`);
   const untouched = a.variants.filter((v) => !v.areas.some((x) => x.comparison.difference !== null && x.comparison.difference !== 0) && (v.overall.difference ?? 0) === 0);

@@ -6,6 +6,7 @@ import { taskContent, taskHash } from "../core/suite.js";
 import type { Suite, Task } from "../core/types.js";
 import type { RunManifest } from "../runner/run.js";
 import type { Fingerprint } from "../system/fingerprint.js";
+import { escapeHtml } from "./html/escape.js";
 
 /**
  * A result card: a run's comparison published without its tasks (issue 19). Pure.
@@ -285,7 +286,6 @@ export function cardMarkdown(card: ResultCard): string {
   return lines.join("\n");
 }
 
-const xml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" })[c] as string);
 
 export function cardSvg(card: ResultCard): string {
   const rowH = 22;
@@ -298,18 +298,18 @@ export function cardSvg(card: ResultCard): string {
     const barW = Math.round(200 * rate);
     const label = c.cellId.length > 40 ? `${c.cellId.slice(0, 39)}…` : c.cellId;
     return [
-      `<text x="12" y="${y}" class="t">${xml(label)}</text>`,
+      `<text x="12" y="${y}" class="t">${escapeHtml(label)}</text>`,
       `<rect x="330" y="${y - 12}" width="200" height="14" fill="#e5e7eb"/>`,
       `<rect x="330" y="${y - 12}" width="${barW}" height="14" fill="#2563eb"/>`,
-      `<text x="540" y="${y}" class="t">${xml(interval(f))}</text>`,
+      `<text x="540" y="${y}" class="t">${escapeHtml(interval(f))}</text>`,
     ].join("");
   });
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${xml(`heldout result card: ${card.suite.name}`)}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(`heldout result card: ${card.suite.name}`)}">`,
     `<style>.t{font:12px monospace;fill:#111}.h{font:bold 14px sans-serif;fill:#111}</style>`,
     `<rect width="${width}" height="${height}" fill="#fff" stroke="#d1d5db"/>`,
-    `<text x="12" y="22" class="h">${xml(`heldout · ${card.suite.name} · ${card.suite.tasks} tasks · run ${card.run.runId}`)}</text>`,
-    `<text x="12" y="42" class="t">${xml(`suite ${card.suite.hash.slice(0, 16)} · merkle root ${card.suite.merkle.root.slice(0, 16)}`)}</text>`,
+    `<text x="12" y="22" class="h">${escapeHtml(`heldout · ${card.suite.name} · ${card.suite.tasks} tasks · run ${card.run.runId}`)}</text>`,
+    `<text x="12" y="42" class="t">${escapeHtml(`suite ${card.suite.hash.slice(0, 16)} · merkle root ${card.suite.merkle.root.slice(0, 16)}`)}</text>`,
     `<text x="330" y="60" class="t">pass rate [95% CI]</text>`,
     ...rows,
     `</svg>`,

@@ -1,4 +1,4 @@
-import { meanInterval } from "../check/repetitions.js";
+import { meanInterval } from "../stats/repetitions.js";
 import type { ProfileResult } from "../profile/grid.js";
 
 /** Profile results as llama-bench prints them: one row per setting and test, mean ± sd. */

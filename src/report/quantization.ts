@@ -1,6 +1,6 @@
 import type { CrossCheck, QuantizationFile } from "../weights/quantize-sweep.js";
 import { formatKld } from "../core/quant-sweep.js";
-import { formatBytes, formatNumber, formatRate } from "./table.js";
+import { formatBytes, formatNumber, formatRate, textTable } from "./table.js";
 
 /** The quantization sweep's terminal table: one row per variant, the source first. */
 export function quantizationTable(q: QuantizationFile): string {
@@ -26,9 +26,7 @@ export function quantizationTable(q: QuantizationFile): string {
       frontier.has(r.name) ? "yes" : "",
     ];
   });
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join("  ");
-  const out = [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)];
+  const out = textTable(head, rows);
   out.push("", `KLD: nats, KL(source ‖ variant) over ${q.suite.positions} positions of ${q.suite.scoredTasks} tasks (${q.positions}). Δ pass: points against the source, paired; * significant after Holm.`);
   for (const v of q.variants) if (v.divergenceError) out.push(`${v.type}: no divergence figures: ${v.divergenceError}`);
   if (q.suite.skippedTasks) out.push(`${q.suite.skippedTasks} task(s) were left out of the divergence figures: prompt + answer do not fit the context.`);

@@ -62,6 +62,16 @@ export function shortName(path: string): string {
   return path.replace(/^(sampling|runtime)\./, "").replace(/^prompt\.name$/, "prompt");
 }
 
+/**
+ * A plain text table: header, a rule, rows; the first `left` columns aligned left, the rest right
+ * (numbers), columns two spaces apart.
+ */
+export function textTable(header: readonly string[], rows: readonly (readonly string[])[], left = 1): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: readonly string[]) => widths.map((w, i) => (i < left ? (cells[i] ?? "").padEnd(w) : (cells[i] ?? "").padStart(w))).join("  ");
+  return [line(header), widths.map((w) => "─".repeat(w)).join("  "), ...rows.map(line)];
+}
+
 export function summaryTable(summary: Summary, color: boolean, sortBy: SortKey = "plan"): string {
   const cells = sortCells(summary.cells, sortBy);
   const swept = [...new Set(cells.flatMap((c) => Object.keys(c.label)))];

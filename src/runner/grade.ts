@@ -2,7 +2,8 @@ import { existsSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import type { LoadTarget } from "../backends/backend.js";
 import { HeldoutError } from "../core/errors.js";
-import { cosine, graderId, judgePrompt, judgeSettings, parseVerdict, sha256, verdictSchema, verdictScore } from "../core/judge.js";
+import { cosine, graderId, judgePrompt, judgeSettings, parseVerdict, verdictSchema, verdictScore } from "../core/judge.js";
+import { sha256Hex } from "../core/canonical.js";
 import { specKey } from "../core/rubric.js";
 import type { JsonValue, RunRecord, SamplingSettings, ScorerSpec, Task } from "../core/types.js";
 import { isGraded } from "../scorers/graded.js";
@@ -142,8 +143,8 @@ async function judgeChunk(host: EngineHost, spec: ScorerSpec, records: RunRecord
         cellId: record.cellId,
         taskId: record.taskId,
         sample: record.sample,
-        promptSha256: sha256(prompt),
-        rubricSha256: sha256(settings.rubric),
+        promptSha256: sha256Hex(prompt),
+        rubricSha256: sha256Hex(settings.rubric),
         raw: g.error ? null : g.text,
         parsed: verdict.ok ? { score: verdict.score, reason: verdict.reason } : null,
         similarity: null,
@@ -252,7 +253,7 @@ const fold = (s: string): string => s.toUpperCase().toLowerCase();
 function likelihoodLine(spec: ScorerSpec, choices: string[], r: RunRecord, task: Task, result: LoglikResult, base: GradeBase): GradeLine {
   const expected = String(task.expected as JsonValue);
   const generation = scoreOutput({ type: "choice", choices }, r.output, task.expected);
-  const line = { ...base, cellId: r.cellId, taskId: r.taskId, sample: r.sample, promptSha256: sha256(r.prompt), rubricSha256: null, parsed: null, similarity: null, gradedAt: new Date().toISOString() };
+  const line = { ...base, cellId: r.cellId, taskId: r.taskId, sample: r.sample, promptSha256: sha256Hex(r.prompt), rubricSha256: null, parsed: null, similarity: null, gradedAt: new Date().toISOString() };
   if (result.error !== null) {
     return { ...line, raw: JSON.stringify({ generation }), score: { pass: false, value: 0, reason: `likelihood could not be computed: ${result.error}` }, error: result.error };
   }

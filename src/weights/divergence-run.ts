@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync, rmSync, writeSync } from "node:fs";
 import { LlamaBackend } from "../backends/llama.js";
-import { baseDistributions, readBaseWindows, scoredPositions } from "../check/perplexity-kld.js";
+import { baseDistributions, readBaseWindows, scoredPositions } from "./perplexity-kld.js";
 import { DivergenceAccumulator, perplexity, type DivergenceStats } from "../core/divergence.js";
 import { promptText } from "../core/prompt.js";
 import type { PromptVariant } from "../core/sweep.js";

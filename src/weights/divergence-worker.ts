@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { disposeEngines } from "../backends/llama-engine.js";
-import { readBaseWindows, scoredPositions } from "../check/perplexity-kld.js";
+import { readBaseWindows, scoredPositions } from "./perplexity-kld.js";
 import type { PromptVariant } from "../core/sweep.js";
 import type { RuntimeSettings } from "../core/types.js";
 import { loadSuite } from "../store/suite-files.js";

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { kldAgainstBase, readBaseWindows, writeKldBase, type PerplexityKld } from "../check/perplexity-kld.js";
+import { kldAgainstBase, readBaseWindows, writeKldBase, type PerplexityKld } from "./perplexity-kld.js";
 import { HeldoutError, StoppedBySignal } from "../core/errors.js";
 import { kldFrontier, recommendation, type SweepRow } from "../core/quant-sweep.js";
 import { promptText } from "../core/prompt.js";

@@ -1,9 +1,7 @@
-import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { HeldoutError } from "../core/errors.js";
-import { BUILD_TOOLS_HINT, llamaToolsDir } from "../backends/llama-tools.js";
+import { HeldoutError, StoppedBySignal } from "../core/errors.js";
+import { runLlamaTool } from "../backends/llama-tools.js";
 import { cacheDir } from "../store/models.js";
 import { blockSize, ggufTensors } from "./gguf-tensors.js";
 
@@ -34,8 +32,6 @@ export interface QuantizedVariant {
   cached: boolean;
 }
 
-const execFileAsync = promisify(execFile);
-
 /** The block type a file type is built on: q5_k_m → q5_k, q8_0 → q8_0. */
 export function baseType(type: string): string {
   return type.toLowerCase().replace(/^(q[2-6]_k)_[sml]$/, "$1");
@@ -56,23 +52,18 @@ export async function quantizedVariant(sourcePath: string, sourceSha256: string,
   if (cached) {
     fallbackCount = (JSON.parse(readFileSync(metaPath, "utf8")) as { fallbackCount: number }).fallbackCount;
   } else {
-    const bin = llamaToolsDir();
-    const tool = bin ? join(bin, "llama-quantize") : null;
-    if (!tool || !existsSync(tool)) throw new HeldoutError("tool-missing", `llama-quantize is not built; build llama.cpp's tools with: ${BUILD_TOOLS_HINT}`);
     mkdirSync(dir, { recursive: true });
     // Unique per process: two sweeps of one source never write the same partial file.
     const partial = `${path}.${process.pid}.partial`;
     const started = performance.now();
     let log: string;
     try {
-      const out = await execFileAsync(tool, [sourcePath, partial, t.toUpperCase(), String(threads)], { maxBuffer: 64 * 2 ** 20 });
-      log = `${out.stdout}${out.stderr}`;
+      log = await runLlamaTool("llama-quantize", [sourcePath, partial, t.toUpperCase(), String(threads)]);
     } catch (error) {
       rmSync(partial, { force: true });
-      const e = error as { stderr?: string; message: string; signal?: string };
-      if (e.signal === "SIGINT" || e.signal === "SIGTERM") throw new HeldoutError("interrupted", `interrupted while quantizing ${t} (nothing was cached for it); run the same command again`, {}, 130);
-      const last = (e.stderr ?? e.message).trim().split("\n").slice(-3).join("\n  ");
-      throw new HeldoutError("quantize-failed", `llama-quantize could not make ${t} from ${sourcePath}:\n  ${last}`, { field: "types" });
+      if (error instanceof StoppedBySignal) throw new HeldoutError("interrupted", `interrupted while quantizing ${t} (nothing was cached for it); run the same command again`, {}, 130);
+      if (error instanceof HeldoutError) throw error;
+      throw new HeldoutError("quantize-failed", `llama-quantize could not make ${t} from ${sourcePath}: ${(error as Error).message}`, { field: "types" });
     }
     quantizeMs = performance.now() - started;
     fallbackCount = Number(/(\d+) of \d+ tensor\(s\) required fallback quantization/.exec(log)?.[1] ?? 0);

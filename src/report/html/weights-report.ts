@@ -1,4 +1,5 @@
 import { formatKld } from "../../core/quant-sweep.js";
+import { formatP } from "../../stats/paired.js";
 import type { AblationFile, AblationVariant } from "../../weights/ablate.js";
 import type { QuantizationFile } from "../../weights/quantize-sweep.js";
 import { ablationAreas, areaChange } from "../ablation.js";
@@ -94,7 +95,7 @@ export function ablationSection(a: AblationFile): string {
   const tips = a.variants.map((v) =>
     cols.map((col) => {
       const c = cellOf(v, col);
-      return `${v.name} · ${col}: ${pts(c.difference)} points${c.p === null ? "" : `, p ${c.p < 0.001 ? "< 0.001" : `= ${c.p.toFixed(3)}`}`}${c.significant ? " (significant)" : " (not significant)"}`;
+      return `${v.name} · ${col}: ${pts(c.difference)} points${c.p === null ? "" : `, p ${formatP(c.p)}`}${c.significant ? " (significant)" : " (not significant)"}`;
     }),
   );
   const map = heatmap({ kind: "ablation-heatmap", rows: a.variants.map((v) => v.name), cols, values, rowTitle: "ablated block · part", colTitle: "area", tips, color: changeColor, format: (v) => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(0)}` });

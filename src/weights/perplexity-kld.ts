@@ -1,9 +1,5 @@
-import { execFile } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { promisify } from "node:util";
-import { HeldoutError, StoppedBySignal } from "../core/errors.js";
-import { BUILD_TOOLS_HINT, llamaToolsDir } from "../backends/llama-tools.js";
+import { runLlamaTool } from "../backends/llama-tools.js";
 
 /**
  * llama.cpp's own KL-divergence measurement (llama-perplexity --kl-divergence), the reference
@@ -12,7 +8,6 @@ import { BUILD_TOOLS_HINT, llamaToolsDir } from "../backends/llama-tools.js";
  * token windows it used, so heldout can score exactly the same positions.
  */
 
-const execFileAsync = promisify(execFile);
 
 export interface PerplexityKld {
   meanKld: number;
@@ -35,24 +30,7 @@ export interface BaseWindows {
   windows: number[][];
 }
 
-function tool(): string {
-  const bin = llamaToolsDir();
-  const path = bin ? join(bin, "llama-perplexity") : null;
-  if (!path || !existsSync(path)) throw new HeldoutError("tool-missing", `llama-perplexity is not built; build llama.cpp's tools with: ${BUILD_TOOLS_HINT}`);
-  return path;
-}
-
-async function run(args: string[]): Promise<string> {
-  try {
-    const out = await execFileAsync(tool(), args, { maxBuffer: 256 * 2 ** 20 });
-    return `${out.stdout}${out.stderr}`;
-  } catch (error) {
-    const e = error as { stderr?: string; stdout?: string; message: string; signal?: string };
-    if (e.signal === "SIGINT" || e.signal === "SIGTERM") throw new StoppedBySignal(`llama-perplexity was stopped (${e.signal})`);
-    const text = `${e.stdout ?? ""}${e.stderr ?? e.message}`.trim().split("\n").slice(-4).join("\n  ");
-    throw new Error(`llama-perplexity ${args.join(" ")} failed:\n  ${text}`);
-  }
-}
+const run = (args: string[]) => runLlamaTool("llama-perplexity", args);
 
 /** Saves the source model's log-probabilities over `textFile` in windows of `contextSize` tokens. */
 export async function writeKldBase(modelPath: string, textFile: string, baseFile: string, contextSize: number, threads: number): Promise<void> {
